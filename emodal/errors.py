@@ -1,0 +1,204 @@
+"""One exception hierarchy for the whole service (API_SPEC 1.3).
+
+Every error the service can answer with is a subclass of :class:`ApiError` carrying its HTTP
+status and ``error_type`` code, so the HTTP layer renders all of them in one error handler and
+routes never build error bodies by hand. Callers may catch broadly (``PortalError``) or precisely
+(``InvalidCredentials``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """Base of every error that becomes a JSON error response."""
+
+    status: int = 500
+    error_type: str = "internal_error"
+    default_message: str = "Internal server error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        self.headers = dict(headers or {})
+        # Route-specific keys merged into the error body (e.g. available_options, current_phase).
+        self.extra: dict[str, Any] = extra
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error envelope without request-scoped keys (request_id, session_id)."""
+        out: dict[str, Any] = {"success": False, "error": self.message, "error_type": self.error_type}
+        if self.details is not None:
+            out["details"] = self.details
+        out.update(self.extra)
+        return out
+
+
+# --- 400 ---------------------------------------------------------------------------------------
+class BadRequest(ApiError):
+    status, error_type, default_message = 400, "bad_request", "Bad request"
+
+
+class InvalidJson(ApiError):
+    status, error_type, default_message = 400, "invalid_json", "Request must be JSON"
+
+
+class MissingFields(ApiError):
+    status, error_type, default_message = 400, "missing_fields", "Missing required fields"
+
+
+class InvalidField(ApiError):
+    status, error_type, default_message = 400, "invalid_field", "Invalid field"
+
+
+class InvalidContainerNumber(ApiError):
+    status, error_type, default_message = 400, "invalid_container_number", "Invalid container number"
+
+
+class SessionNotFound(ApiError):
+    """Unknown, expired or foreign session: 400 on business routes, 404 on /sessions/<id>."""
+
+    status, error_type, default_message = 400, "session_not_found", "Invalid or expired session_id"
+
+
+# --- 401 / 403 / 404 / 405 ---------------------------------------------------------------------
+class Unauthorized(ApiError):
+    status, error_type, default_message = 401, "unauthorized", "Missing or invalid API key"
+
+    def __init__(self, message: str | None = None, **kw: Any) -> None:
+        kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(message, **kw)
+
+
+class Forbidden(ApiError):
+    status, error_type, default_message = 403, "forbidden", "Admin key required"
+
+
+class NotFound(ApiError):
+    status, error_type, default_message = 404, "not_found", "Not found"
+
+
+class ContainerNotFound(ApiError):
+    status, error_type, default_message = 404, "container_not_found", "Container not found"
+
+
+class MethodNotAllowed(ApiError):
+    status, error_type, default_message = 405, "method_not_allowed", "Method not allowed"
+
+
+# --- 409 / 413 ---------------------------------------------------------------------------------
+class SessionBusy(ApiError):
+    status, error_type, default_message = 409, "session_busy", "Session is busy"
+
+    def __init__(self, message: str | None = None, **kw: Any) -> None:
+        kw.setdefault("headers", {"Retry-After": "10"})
+        super().__init__(message, **kw)
+
+
+class IdempotencyConflict(ApiError):
+    """422 when a key is reused with another payload; 409 (``status=409``) when the outcome is unknown."""
+
+    status, error_type, default_message = 422, "idempotency_conflict", "Idempotency key conflict"
+
+    def __init__(self, message: str | None = None, *, status: int = 422, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.status = status
+
+
+class PayloadTooLarge(ApiError):
+    status, error_type, default_message = 413, "payload_too_large", "Request body over 1 MiB"
+
+
+# --- portal-side failures ------------------------------------------------------------------------
+class PortalError(ApiError):
+    """Anything the portal (or the way to it) caused."""
+
+    status, error_type, default_message = 502, "portal_unavailable", "Portal unavailable"
+
+
+class LoginFailed(PortalError):
+    status, error_type, default_message = 401, "invalid_credentials", "Authentication failed"
+
+
+class InvalidCredentials(LoginFailed):
+    status, error_type, default_message = 401, "invalid_credentials", "Authentication failed"
+
+
+class RecaptchaFailed(LoginFailed):
+    status, error_type, default_message = 401, "recaptcha_failed", "Authentication failed"
+
+
+class PortalUnavailable(PortalError):
+    status, error_type, default_message = 502, "portal_unavailable", "Portal unavailable"
+
+
+class PortalTimeout(PortalError):
+    status, error_type, default_message = 504, "portal_timeout", "Portal did not respond in time"
+
+
+class PortalRejected(PortalError):
+    """The portal refused with a dialog; ``portal_message`` carries its own text."""
+
+    status, error_type, default_message = 422, "portal_rejected", "Portal rejected the request"
+
+
+class OptionNotAvailable(PortalError):
+    status, error_type, default_message = 422, "option_not_available", "Requested option not available"
+
+
+class SlotNotAvailable(PortalError):
+    status, error_type, default_message = 422, "slot_not_available", "Requested appointment time not available"
+
+
+class PortalSessionLost(PortalError):
+    """The portal login lapsed mid-operation (login page, 401 text). Internal: triggers re-login + one retry."""
+
+    status, error_type, default_message = 502, "portal_unavailable", "Portal session lost"
+
+
+# --- captcha service ---------------------------------------------------------------------------
+class CaptchaError(ApiError):
+    status, error_type, default_message = 502, "captcha_unavailable", "Captcha service unavailable"
+
+
+class CaptchaKeyInvalid(CaptchaError):
+    status, error_type, default_message = 502, "captcha_key_invalid", "Captcha service rejected the API key"
+
+
+class CaptchaZeroBalance(CaptchaError):
+    status, error_type, default_message = 502, "captcha_zero_balance", "Captcha service account has no balance"
+
+
+class CaptchaUnavailable(CaptchaError):
+    status, error_type, default_message = 502, "captcha_unavailable", "Captcha service unavailable"
+
+
+# --- capacity / lifecycle / bugs -----------------------------------------------------------------
+class CapacityExhausted(ApiError):
+    status, error_type, default_message = 503, "capacity_exhausted", "Maximum number of sessions reached"
+
+
+class ShuttingDown(ApiError):
+    status, error_type, default_message = 503, "shutting_down", "Server is shutting down"
+
+
+class InternalError(ApiError):
+    status, error_type, default_message = 500, "internal_error", "Internal server error"
+
+
+#: Every error_type code of API_SPEC 1.3 (used by /openapi.json and its test).
+ERROR_TYPES: tuple[str, ...] = (
+    "bad_request", "invalid_json", "missing_fields", "invalid_field", "invalid_container_number",
+    "session_not_found", "unauthorized", "invalid_credentials", "recaptcha_failed", "forbidden",
+    "not_found", "container_not_found", "method_not_allowed", "session_busy", "idempotency_conflict",
+    "payload_too_large", "portal_rejected", "option_not_available", "slot_not_available",
+    "internal_error", "portal_unavailable", "captcha_key_invalid", "captcha_zero_balance",
+    "captcha_unavailable", "capacity_exhausted", "shutting_down", "portal_timeout",
+)

@@ -1,0 +1,26 @@
+"""The exception hierarchy: every API_SPEC error_type has a class carrying its status."""
+import inspect
+
+from emodal import errors
+
+
+def _classes():
+    return [c for _, c in inspect.getmembers(errors, inspect.isclass) if issubclass(c, errors.ApiError)]
+
+
+def test_every_error_type_has_a_class():
+    codes = {c.error_type for c in _classes()}
+    assert set(errors.ERROR_TYPES) <= codes
+
+
+def test_body_carries_extra_keys_and_details():
+    err = errors.OptionNotAvailable("Terminal not offered", field="terminal", available_options=["A"])
+    body = err.body()
+    assert body == {"success": False, "error": "Terminal not offered", "error_type": "option_not_available",
+                    "field": "terminal", "available_options": ["A"]}
+    assert err.status == 422
+
+
+def test_idempotency_conflict_status_can_be_409():
+    assert errors.IdempotencyConflict(status=409).status == 409
+    assert errors.IdempotencyConflict().status == 422
