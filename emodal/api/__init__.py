@@ -1,0 +1,7 @@
+"""HTTP layer (thin): parse the request, call the session layer / an operation, render the result.
+
+Blueprints: ``sessions`` (/get_session, /sessions), ``ops`` (/health, /cleanup, admin, /metrics,
+/openapi.json), ``files`` (/files), plus the business blueprints ``containers`` and ``appointments``.
+Business routes run through :func:`emodal.api.business.execute`; request fields are declared in
+:mod:`emodal.api.schemas`.
+"""

@@ -1,0 +1,230 @@
+"""Appointment routes: ``/check_appointments``, ``/make_appointment``, ``/get_appointments``
+(API_SPEC 4.7-4.9). Thin: schema -> :func:`execute` -> operation; ``/make_appointment`` adds the
+idempotency record check between validation and the session (API_SPEC 6.1 order)."""
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from emodal.api import http
+from emodal.api.business import execute
+from emodal.api.schemas import Field, business_schema, parse, register
+from emodal.config import Settings
+from emodal.errors import ApiError, InvalidField
+from emodal.operations.appointments import check_appointments, make_appointment
+from emodal.operations.idempotency import IdempotencyStore, Replay, fingerprint, resolve_key
+from emodal.operations.my_appointments import get_appointments
+
+bp = Blueprint("appointments", __name__)
+_STORE_LOCK = threading.Lock()
+_PLATE_RE = re.compile(r"[A-Za-z0-9 -]{1,20}")
+
+
+def _export(p: dict[str, Any]) -> bool:
+    return p.get("container_type") == "export"
+
+
+def _fresh(p: dict[str, Any]) -> bool:
+    """Wizard fields are required unless the call continues a stored wizard (4.7 "Resume")."""
+    return not p.get("appointment_session_id")
+
+
+def _needs_container(p: dict[str, Any]) -> bool:
+    return _fresh(p) and not _export(p) and not (p.get("line") and p.get("equip_size"))
+
+
+def _move_types(settings: Settings) -> tuple[str, ...]:
+    return tuple(settings.emodal_move_types)
+
+
+def _wizard_fields(*, booking: bool) -> list[Field]:
+    """The fields of 4.7/4.8 in the order of the 4.8 missing-fields message."""
+    return [
+        Field("container_type", "enum", default="import", allowed=("import", "export"),
+              description="import (default) or export, any case."),
+        Field("trucking_company", "str", required=_fresh, description="Trucking company as the portal lists it."),
+        Field("terminal", "str", required=_fresh, description="Terminal as the portal lists it."),
+        Field("move_type", "enum", required=_fresh, allowed=_move_types, description="One of EMODAL_MOVE_TYPES."),
+        Field("container_id", "container", required=_needs_container,
+              description="Import: container number (unless line + equip_size)."),
+        Field("booking_number", "str", required=lambda p: _fresh(p) and _export(p), pattern=r"[A-Za-z0-9-]{1,30}",
+              description="Export: booking number (quantity 1)."),
+        Field("unit_number", "str", required=lambda p: booking and _fresh(p) and _export(p),
+              description="Export unit number (check default '1')."),
+        Field("truck_plate", "str", required=_fresh,
+              description="Truck plate as offered" + ("." if booking else "; '*' = first offered plate.")),
+        *([Field("appointment_time", "str", required=lambda p: not _export(p),
+                 description="An offered slot text (import; export if the portal asks)."),
+           Field("appointment_date", "date", required=_export, description="Export: YYYY-MM-DD or MM/DD/YYYY.")]
+          if booking else []),
+        Field("line", "str", description="Line, for the Line/Equip Size form."),
+        Field("equip_size", "str", description="Equip Size, for the Line/Equip Size form."),
+        Field("pin_code", "str", pattern=r"\d{1,10}", secret=True, description="Typed only if a PIN field is shown."),
+        Field("own_chassis", "bool", absent_values=("ignore",), description="YES/NO; absent: portal default."),
+        Field("seal_value", "str", description="Seal value (check default '1')."),
+        *([Field("seals", "str_list", maximum=4, description="Up to 4 seal values.")] if booking else []),
+        Field("container_number", "str", description="Overlay label only."),
+        Field("appointment_session_id", "str", description="Continue a wizard (4.7 Resume)."),
+        *([Field("idempotency_key", "str", maximum=255, description="As the Idempotency-Key header.")]
+          if booking else []),
+    ]
+
+
+def _plate_check(*, wildcard: bool) -> Callable[[dict[str, Any], Settings], None]:
+    """A plate is letters/digits; ``*`` (first offered plate) only where a check allows it."""
+    def check(params: dict[str, Any], settings: Settings) -> None:
+        plate = params.get("truck_plate")
+        if plate is None or (wildcard and plate == "*"):
+            return
+        if not _PLATE_RE.fullmatch(plate):
+            raise InvalidField("truck_plate must be a plate number" + (" or '*'" if wildcard else ""),
+                               details={"field": "truck_plate", "reason": "format"})
+    return check
+
+
+_EXAMPLE = {"success": True, "session_id": "session_1764012345_JpJZ6krlXaZW5RhloZfgWg",
+            "is_new_session": False, "screenshots": []}
+
+CHECK_SCHEMA = register("/check_appointments", "POST", business_schema(
+    _wizard_fields(booking=False), [_plate_check(wildcard=True)]),
+    "Walk the appointment wizard to step 3 and read the offered times (import) or days (export); never submits.", {
+        **_EXAMPLE, "container_type": "import", "appointment_session_id": "appt_1764012600_Jv5BqLbqkUoZPEkY5fCIcg",
+        "current_phase": 3, "available_times": ["Tuesday 11/25/2025 09:00 - 10:00"], "count": 1,
+        "portal_message": None, "portal_info": "Check-In for this visit should be completed by 11/25/2025 03:00"})
+
+MAKE_SCHEMA = register("/make_appointment", "POST", business_schema(
+    _wizard_fields(booking=True), [_plate_check(wildcard=False)]),
+    "Walk the wizard and click Submit (books); success only when the Confirmation step shows.", {
+        **_EXAMPLE, "container_type": "import", "appointment_confirmed": True, "submitted": True,
+        "confirmation_number": "TTI-1125-01234", "idempotent_replay": False})
+
+APPOINTMENTS_SCHEMA = register("/get_appointments", "POST", business_schema([
+    Field("infinite_scrolling", "bool", default=True, description="Scroll until idle; false: first load."),
+    Field("target_count", "int", minimum=1, maximum=100000, description="First N rows."),
+    Field("target_appointment_id", "str", description="Scroll until a row holds it as a whole token; select up to it."),
+    Field("format", "enum", allowed=("url", "xlsx", "json"), default="url",
+          description="url: JSON with file_url; xlsx: file body; json: rows inline too."),
+]), "Select rows on My Appointments and deliver the portal's Excel export.", {
+    **_EXAMPLE, "work_mode": "count", "selected_count": 20, "total_appointments": 20, "scroll_cycles": 1,
+    "stopped_reason": "Target count 20 reached", "file_name": "appointments_20251124_195010.xlsx"},
+    file_response=True)
+
+
+@bp.post("/check_appointments")
+def check_route() -> Response:
+    return execute("/check_appointments", CHECK_SCHEMA, check_appointments, bundle_kind="check_appointments")
+
+
+@bp.post("/get_appointments")
+def appointments_route() -> Response:
+    return execute("/get_appointments", APPOINTMENTS_SCHEMA, get_appointments, bundle_kind="APPOINTMENTS")
+
+
+@bp.post("/make_appointment")
+def make_route() -> Response:
+    params = parse(MAKE_SCHEMA, http.json_body(), http.settings())
+    params["idempotency_key"] = resolve_key(request.headers.get("Idempotency-Key"), params.get("idempotency_key"))
+    guard = _KeyGuard(params) if params["idempotency_key"] else None
+    if guard is not None and guard.replay is not None:
+        return _replayed(guard.replay)
+    try:
+        response = _book(params, guard.before_submit if guard else None)
+    except ApiError as exc:
+        _count(_result_of(exc))
+        if guard is not None:
+            guard.failed(exc)
+        raise
+    except BaseException:
+        if guard is not None:
+            guard.release()
+        raise
+    _count("confirmed")
+    if guard is not None:
+        guard.done(response)
+    return response
+
+
+class _KeyGuard:
+    """One request's idempotency record: replay check first, `submitting` before the click,
+    final answer after (API_SPEC 4.8 "Idempotency")."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.store, self.tenant, self.key = _store(), g.tenant, params["idempotency_key"]
+        self.print = fingerprint(params)
+        self.submitted = False
+        self.replay = self.store.check(self.tenant, self.key, self.print)
+
+    def before_submit(self) -> None:
+        self.store.begin(self.tenant, self.key, self.print)
+        self.submitted = True
+
+    def done(self, response: Response) -> None:
+        self.store.complete(self.tenant, self.key, self.print, response.status_code, response.get_json())
+
+    def failed(self, exc: ApiError) -> None:
+        """After Submit the error is the final answer; before it nothing is stored (key reusable)."""
+        if self.submitted:
+            self.store.complete(self.tenant, self.key, self.print, exc.status, _error_body(exc))
+        else:
+            self.release()
+
+    def release(self) -> None:
+        # After a Submit the record stays "submitting": later calls get 409 (outcome unknown).
+        self.store.release(self.tenant, self.key)
+
+
+def _result_of(exc: ApiError) -> str:
+    """Metrics label of a failed booking: refused after Submit, unknown outcome, or failed before."""
+    if not exc.extra.get("submitted"):
+        return "failed"
+    return "unknown" if exc.extra.get("outcome") == "unknown" else "rejected"
+
+
+def _count(result: str) -> None:
+    metrics = current_app.extensions.get("emodal_metrics")
+    if metrics is not None:
+        metrics.count_appointment(result)
+
+
+def _book(params: dict[str, Any], before_submit: Any = None) -> Response:
+    return execute("/make_appointment", params, lambda ctx: make_appointment(ctx, before_submit=before_submit),
+                   always_bundle=True, bundle_kind="appointment_submitted")
+
+
+def _store() -> IdempotencyStore:
+    """The app's idempotency store, created on first use from its settings."""
+    with _STORE_LOCK:
+        store = current_app.extensions.get("emodal_idempotency")
+        if store is None:
+            settings = http.settings()
+            store = IdempotencyStore(settings.state_dir, settings.idempotency_ttl, settings.session_lock_timeout)
+            current_app.extensions["emodal_idempotency"] = store
+        return store
+
+
+def _error_body(exc: ApiError) -> dict[str, Any]:
+    body = exc.body()
+    if getattr(g, "session_id", None):
+        body.update(session_id=g.session_id, is_new_session=bool(getattr(g, "is_new_session", False)))
+    return body
+
+
+def _replayed(replay: Replay) -> Response:
+    """The stored final answer again, marked as a replay; nothing runs (4.8)."""
+    body = dict(replay.body)
+    body["idempotent_replay"] = True
+    if not body.get("success"):
+        body["request_id"] = g.request_id
+    response = jsonify(body)
+    response.status_code = replay.status
+    response.headers["Idempotent-Replayed"] = "true"
+    if body.get("session_id"):
+        response.headers["X-Session-Id"] = body["session_id"]
+    return response
+
+
+__all__ = ["APPOINTMENTS_SCHEMA", "CHECK_SCHEMA", "MAKE_SCHEMA", "bp"]

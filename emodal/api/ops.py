@@ -1,0 +1,153 @@
+"""Operational routes: /health (4.1), /cleanup (4.11), admin routes (4.12), /metrics (4.14), /openapi.json (4.15).
+
+None of these touches a browser; /health and /metrics read registry figures only, so monitoring
+keeps answering while every browser is busy.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from emodal import __version__
+from emodal.api import http, storage
+from emodal.api.auth import require_admin, scope_tenant
+from emodal.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from emodal.api.openapi import build_openapi
+from emodal.api.schemas import Field, Schema, parse, register
+
+bp = Blueprint("ops", __name__)
+
+SERVICE_NAME = "E-Modal Business Operations API"
+_CHROME_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+CLEANUP_SCHEMA = register("/cleanup", "POST", Schema([
+    Field("max_age_hours", "int", minimum=1, maximum=720,
+          description="Delete files older than this (default FILE_RETENTION_HOURS)."),
+]), "Delete old files of the caller's sessions (admin/open mode: all). Body optional.", {
+    "success": True, "message": "Cleanup completed", "deleted_files": 42, "freed_mb": 18.7,
+    "current_storage_mb": 12.34, "downloads_mb": 10.1, "screenshots_mb": 2.24})
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _browser_check(settings: Any) -> str:
+    """Driver and browser binaries present (a Grid is trusted to be there; it is probed at login)."""
+    if settings.selenium_remote_url:
+        return "ok"
+    driver = settings.chromedriver_path or shutil.which("chromedriver")
+    chrome = settings.chrome_binary or next((p for n in _CHROME_NAMES if (p := shutil.which(n))), None)
+    return "ok" if driver and chrome and os.access(driver, os.X_OK) else "error"
+
+
+def _downloads_check(settings: Any) -> str:
+    folder = Path(settings.downloads_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return "error"
+    return "ok" if os.access(folder, os.W_OK) else "error"
+
+
+def _refresher_check(settings: Any) -> str:
+    """Ticked within 3 intervals (a fresh app gets 3 intervals of grace before its first tick)."""
+    refresher = current_app.extensions.get("emodal_refresher")
+    if refresher is None:
+        return "disabled"
+    last = getattr(refresher, "last_tick", None) or current_app.extensions["emodal_started_at"]
+    return "ok" if time.time() - last <= 3 * settings.refresh_check_interval else "error"
+
+
+@bp.route("/health", methods=["GET", "HEAD"])
+def health() -> Response:
+    settings = http.settings()
+    stats = http.registry().stats()
+    portal = stats.get("portal") or {"status": "unknown", "last_success_at": None}
+    checks: dict[str, Any] = {
+        "browser": _browser_check(settings),
+        "downloads_dir": _downloads_check(settings),
+        "refresher": _refresher_check(settings),
+        "portal": {"status": portal.get("status", "unknown"), "last_success_at": portal.get("last_success_at")},
+    }
+    degraded = any(v == "error" for k, v in checks.items() if k != "portal") or portal.get("status") == "error"
+    auth: dict[str, Any] = {"mode": "api_key", "required": True}
+    if not settings.auth_enabled:
+        auth = {"mode": "open", "required": False, "warning": "API authentication is disabled"}
+    active = stats.get("active_sessions", 0)
+    return jsonify({
+        "success": True, "status": "degraded" if degraded else "healthy", "service": SERVICE_NAME,
+        "version": __version__, "active_sessions": active, "max_sessions": settings.max_sessions,
+        "session_capacity": f"{active}/{settings.max_sessions}",
+        "persistent_sessions": stats.get("persistent_sessions", 0),
+        "busy_sessions": stats.get("busy_sessions", 0),
+        "logins_in_progress": stats.get("logins_in_progress", 0),
+        "timestamp": _iso(time.time()), "auth": auth, "checks": checks,
+    })
+
+
+@bp.post("/cleanup")
+def cleanup() -> Response:
+    settings = http.settings()
+    params = parse(CLEANUP_SCHEMA, http.json_body(optional=True), settings)
+    max_age = params["max_age_hours"] or settings.file_retention_hours
+    tenant = scope_tenant()
+    busy = [s.session_id for s in http.registry().list(tenant) if s.busy]
+    result = storage.cleanup(settings, max_age, tenant, protected=busy)
+    return jsonify({"success": True, "message": "Cleanup completed", "deleted_files": result.deleted_files,
+                    "freed_mb": round(result.freed_bytes / storage.MB, 2), **storage.usage(settings, tenant)})
+
+
+@bp.post("/cleanup_orphaned_processes")
+def cleanup_orphaned_processes() -> Response:
+    require_admin()
+    registry = http.registry()
+    killed = registry.reap_orphans()
+    return jsonify({"success": True, "message": f"Cleaned up {killed} orphaned processes",
+                    "killed_count": killed, "active_sessions": registry.stats().get("active_sessions", 0)})
+
+
+@bp.post("/emergency_recovery")
+def emergency_recovery() -> Response:
+    require_admin()
+    killed = http.registry().emergency_close_all()
+    return jsonify({"success": True, "message": "Emergency recovery completed: every session was closed",
+                    "killed_count": killed,
+                    "warning": "All sessions and open appointment workflows are gone; call /get_session again",
+                    "active_sessions": 0})
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    return Response(current_app.extensions["emodal_metrics"].render(), content_type=METRICS_CONTENT_TYPE)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(build_openapi(http.settings(), http.base_url()))
+
+
+register("/health", "GET", None, "Liveness and counts; no key needed, never touches a browser.", {
+    "success": True, "status": "healthy", "service": SERVICE_NAME, "version": __version__,
+    "active_sessions": 3, "max_sessions": 10, "session_capacity": "3/10", "persistent_sessions": 2,
+    "busy_sessions": 1, "logins_in_progress": 0, "timestamp": "2025-11-24T19:30:00Z",
+    "auth": {"mode": "api_key", "required": True},
+    "checks": {"browser": "ok", "downloads_dir": "ok", "refresher": "ok",
+               "portal": {"status": "ok", "last_success_at": "2025-11-24T19:29:12Z"}}}, auth=False)
+register("/cleanup_orphaned_processes", "POST", None, "Admin: reap browser processes of this service that "
+         "belong to no session.", {"success": True, "message": "Cleaned up 0 orphaned processes",
+                                   "killed_count": 0, "active_sessions": 1})
+register("/emergency_recovery", "POST", None, "Admin: close every session without waiting for locks.",
+         {"success": True, "message": "Emergency recovery completed: every session was closed",
+          "killed_count": 4, "warning": "All sessions and open appointment workflows are gone; "
+          "call /get_session again", "active_sessions": 0})
+register("/metrics", "GET", None, "Prometheus text format 0.0.4.", None)
+register("/openapi.json", "GET", None, "This document.", None)

@@ -1,0 +1,183 @@
+"""Application factory: blueprints, the one error handler, request hooks and the service lifecycle.
+
+Nothing happens at import time. ``create_app(settings)`` wires the session registry and the
+refresher (built here unless handed in, e.g. by tests) onto ``app.extensions`` and starts them;
+:func:`shutdown` stops them in the order of API_SPEC 3.10.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import threading
+import time
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from emodal.api import auth, files, ops, sessions, storage
+from emodal.api.http import new_request_id
+from emodal.api.metrics import Metrics
+from emodal.config import Settings
+from emodal.errors import (ApiError, BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge,
+                           ShuttingDown)
+from emodal.logging_setup import configure_logging
+
+log = logging.getLogger("emodal.app")
+
+MAX_BODY = 1024 * 1024
+#: Blueprint modules of the business routes (``bp`` in each), registered when present.
+BUSINESS_BLUEPRINTS = ("emodal.api.containers", "emodal.api.appointments")
+RETENTION_PERIOD_S = 3600
+
+
+class Lifecycle:
+    """Background parts of one app: refresher, hourly file retention, and the shutdown sequence."""
+
+    def __init__(self, settings: Settings, registry: Any, refresher: Any) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.refresher = refresher
+        self.shutting_down = threading.Event()
+        self._stop_retention = threading.Event()
+        self._retention = threading.Thread(target=self._retention_loop, name="emodal-retention", daemon=True)
+        self._shutdown_lock = threading.Lock()
+        self._done = False
+
+    def start(self) -> None:
+        if self.refresher is not None:
+            self.refresher.start()
+        self._retention.start()
+
+    def _retention_loop(self) -> None:
+        # First pass at start-up, then hourly (API_SPEC 3.11 FILE_RETENTION_HOURS).
+        while True:
+            try:
+                busy = [s.session_id for s in self.registry.list(None) if s.busy]
+                storage.cleanup(self.settings, self.settings.file_retention_hours, None, protected=busy)
+            except Exception:  # noqa: BLE001 - retention must never kill the service
+                log.exception("retention cleanup failed")
+            if self._stop_retention.wait(RETENTION_PERIOD_S):
+                return
+
+    def shutdown(self) -> None:
+        """API_SPEC 3.10: refuse new requests, stop the refresher, give running operations
+        SHUTDOWN_GRACE, then quit every browser. Idempotent."""
+        with self._shutdown_lock:
+            if self._done:
+                return
+            self._done = True
+        self.shutting_down.set()
+        log.info("shutting down: refusing new requests")
+        self._stop_retention.set()
+        if self.refresher is not None:
+            self.refresher.stop()
+        closed = self.registry.close_all(self.settings.shutdown_grace)
+        log.info("shutdown complete: %s session(s) closed", closed)
+
+
+def _default_registry(settings: Settings) -> tuple[Any, Any]:
+    from emodal.browser.factory import BrowserFactory
+    from emodal.sessions import LoginFlow, Refresher, SessionRegistry
+
+    factory = BrowserFactory(settings)
+    registry = SessionRegistry(settings, factory, LoginFlow(settings, factory))
+    return registry, Refresher(registry, settings)
+
+
+def create_app(settings: Settings, *, registry: Any = None, refresher: Any = None) -> Flask:
+    """Build the service app. Without ``registry`` the real session registry and refresher are built;
+    a given ``registry`` comes with its own ``refresher`` (or none)."""
+    configure_logging(settings)
+    if registry is None:
+        registry, refresher = _default_registry(settings)
+    app = Flask("emodal")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json.sort_keys = False  # keep the spec's key order in responses
+    # No 308 from "/files//etc/passwd" to a merged path: such a request is refused as it stands.
+    app.url_map.merge_slashes = False
+    if settings.trusted_proxy_hops:
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops,  # type: ignore[method-assign]
+                                x_prefix=hops)
+    lifecycle = Lifecycle(settings, registry, refresher)
+    app.extensions.update({
+        "emodal_settings": settings, "emodal_registry": registry, "emodal_refresher": refresher,
+        "emodal_metrics": Metrics(registry.stats), "emodal_lifecycle": lifecycle,
+        "emodal_started_at": time.time(),
+    })
+    for blueprint in (ops.bp, sessions.bp, files.bp):
+        app.register_blueprint(blueprint)
+    for module_name in BUSINESS_BLUEPRINTS:
+        if importlib.util.find_spec(module_name) is not None:
+            app.register_blueprint(importlib.import_module(module_name).bp)
+    _install_hooks(app, settings, lifecycle)
+    auth.log_auth_mode(settings)
+    lifecycle.start()
+    return app
+
+
+def shutdown(app: Flask) -> None:
+    """Graceful stop of ``app`` (SIGTERM/SIGINT path of the entry point; tests)."""
+    app.extensions["emodal_lifecycle"].shutdown()
+
+
+# --- request hooks and the one error handler ------------------------------------------------------
+def _install_hooks(app: Flask, settings: Settings, lifecycle: Lifecycle) -> None:
+    @app.before_request
+    def _begin() -> None:
+        g.request_id = new_request_id(request.headers.get("X-Request-Id"))
+        g.started = time.monotonic()
+        if lifecycle.shutting_down.is_set():
+            raise ShuttingDown()
+        auth.authenticate(settings)
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id") or new_request_id(None)
+        response.headers["Cache-Control"] = "no-store"
+        if g.get("session_id"):
+            response.headers["X-Session-Id"] = g.session_id
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        app.extensions["emodal_metrics"].observe_request(
+            rule, response.status_code, g.get("error_type", ""), time.monotonic() - g.get("started", time.monotonic()))
+        return response
+
+    @app.errorhandler(Exception)
+    def _error(exc: Exception) -> Response:
+        error = _as_api_error(exc)
+        body = error.body()
+        body["request_id"] = g.get("request_id") or new_request_id(None)
+        if g.get("session_id"):
+            body["session_id"] = g.session_id
+            body["is_new_session"] = bool(g.get("is_new_session"))
+        g.error_type = error.error_type
+        response = jsonify(body)
+        response.status_code = error.status
+        response.headers.update(error.headers)
+        return response
+
+
+def _as_api_error(exc: Exception) -> ApiError:
+    """Every exception as an ApiError: ours as is, Werkzeug's by status, anything else a logged 500."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, HTTPException):
+        if exc.code == 404:
+            return NotFound("Not found", details=f"No route {request.method} {request.path}")
+        if exc.code == 405:
+            allowed = sorted(getattr(exc, "valid_methods", None) or [])
+            return MethodNotAllowed(f"Method {request.method} not allowed", headers={"Allow": ", ".join(allowed)},
+                                    details={"allowed": allowed})
+        if exc.code == 413:
+            return PayloadTooLarge()
+        if exc.code == 400:
+            return BadRequest()
+        error = ApiError(exc.description or exc.name)
+        error.status, error.error_type = exc.code or 500, "bad_request" if (exc.code or 500) < 500 else "internal_error"
+        return error
+    log.error("unhandled exception on %s %s [%s]", request.method, request.path, g.get("request_id"),
+              exc_info=exc)
+    return InternalError()

@@ -1,0 +1,1 @@
+"""Browsers: Chrome factory (local/remote), screenshots with overlay, debug bundles."""

@@ -1,0 +1,322 @@
+"""Start and fully dispose of headless Chromium browsers (local ChromeDriver or a Selenium Grid).
+
+Why this module is careful about processes: a long-running service that leaks one Chrome per
+failed login or crashed session runs the host out of memory within days (v1 "fixed" that by
+killing every chrome on the host). Here every local ChromeDriver starts in its own process group
+(``start_new_session``); Chrome and its helpers inherit that group, so :meth:`BrowserHandle.close`
+can reap exactly the processes this service started, and nothing else, then delete the
+throw-away profile. Nothing is ever downloaded at run time: ChromeDriver and Chromium come from
+configuration or ``PATH`` (API_SPEC 3.11).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import urllib3
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from emodal.errors import InternalError, PortalUnavailable
+
+log = logging.getLogger(__name__)
+
+#: What a WebDriver call raises when the browser or its driver is gone: Selenium's own errors, or
+#: the HTTP client's when ChromeDriver itself died (connection refused to its port).
+BROWSER_ERRORS: tuple[type[BaseException], ...] = (WebDriverException, urllib3.exceptions.HTTPError, ConnectionError)
+
+#: Flags every browser gets. The background-networking group stops Chrome from calling Google
+#: services (updates, sync, safe-browsing lists) that are useless here and impossible offline;
+#: the rest trims memory and UI that a headless automation browser never needs.
+BASE_FLAGS: tuple[str, ...] = (
+    "--no-sandbox",                      # containers without user namespaces
+    "--disable-gpu",
+    "--disable-dev-shm-usage",           # small /dev/shm in containers crashes renderers
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-breakpad",
+    "--disable-client-side-phishing-detection",
+    "--disable-domain-reliability",
+    "--metrics-recording-only",
+    "--mute-audio",
+    "--password-store=basic",
+    # One switch only: Chrome keeps the last --disable-features it sees. The spare renderer and the
+    # back-forward cache keep extra renderer memory alive that an automation never uses.
+    "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,"
+    "SpareRendererForSitePerProcess,BackForwardCache",
+)
+
+
+def _prefs(download_dir: Path) -> dict[str, Any]:
+    """Profile preferences: downloads without a prompt into the browser's download folder, and no
+    password bubble (Chrome's, the one real popup seen on the portal, PORTAL_SPEC A6)."""
+    return {
+        "download.default_directory": str(download_dir),
+        "download.prompt_for_download": False,
+        "download.directory_upgrade": True,
+        "safebrowsing.enabled": False,
+        "credentials_enable_service": False,
+        "profile.password_manager_enabled": False,
+        "profile.default_content_setting_values.automatic_downloads": 1,
+    }
+
+
+class BrowserHandle:
+    """One browser: its WebDriver, its download folder and everything needed to dispose of it."""
+
+    def __init__(self, driver: WebDriver, root_dir: Path, download_dir: Path,
+                 pgid: int | None, service: Service | None,
+                 on_close: Callable[["BrowserHandle"], None] | None = None) -> None:
+        self.driver = driver
+        self.root_dir = root_dir
+        self.download_dir = download_dir
+        #: Process group of the local ChromeDriver (and the Chrome it started); None for Grid.
+        self.pgid = pgid
+        self.created_at = time.monotonic()
+        self._service = service
+        self._on_close = on_close
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    @property
+    def remote(self) -> bool:
+        return self.pgid is None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def pids(self) -> list[int]:
+        """PIDs still alive in this browser's process group (empty for a remote browser)."""
+        return [] if self.pgid is None else group_pids(self.pgid)
+
+    def alive(self) -> bool:
+        """True when the browser still answers (a crashed Chrome or ChromeDriver raises)."""
+        if self._closed:
+            return False
+        try:
+            # window_handles answers even while a JS alert is open, unlike execute_script.
+            return bool(self.driver.window_handles)
+        except BROWSER_ERRORS:
+            return False
+
+    def close(self, quit_timeout: float = 15.0) -> int:
+        """Quit the browser, kill what is left of its process group, delete its profile.
+
+        Idempotent and safe on a dead browser. ``driver.quit()`` runs in a helper thread bounded
+        by ``quit_timeout`` because a wedged Chrome can block it for minutes; whatever survives
+        is then killed by process group. Returns how many processes the browser had when closing
+        started (none is left afterwards); 0 for a remote browser or a second call.
+        """
+        with self._close_lock:
+            if self._closed:
+                return 0
+            self._closed = True
+        running = len(self.pids())
+        quitter = threading.Thread(target=self._quit_quietly, name="browser-quit", daemon=True)
+        quitter.start()
+        quitter.join(quit_timeout)
+        if self.pgid is not None:
+            kill_group(self.pgid)
+        if self._service is not None and self._service.process is not None:
+            try:
+                self._service.process.wait(timeout=5)  # reap our direct child (no zombie)
+            except Exception:  # noqa: BLE001 - already reaped or unkillable: nothing more to do
+                pass
+        shutil.rmtree(self.root_dir, ignore_errors=True)
+        if self._on_close is not None:
+            self._on_close(self)
+        return running
+
+    def _quit_quietly(self) -> None:
+        try:
+            self.driver.quit()
+        except Exception as exc:  # noqa: BLE001 - a dead browser cannot be quit; we kill it next
+            log.debug("driver.quit failed: %s", type(exc).__name__)
+
+
+class BrowserFactory:
+    """Creates configured browsers and remembers the open local ones it started (for reaping)."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        #: Open local browsers by process group id.
+        self._open: dict[int, BrowserHandle] = {}
+
+    def create(self) -> BrowserHandle:
+        """A new browser with a fresh temporary profile and download folder.
+
+        Raises ``InternalError`` when ChromeDriver/Chromium are missing (a deployment problem) and
+        ``PortalUnavailable`` when the browser fails to start or the Grid is unreachable.
+        """
+        root = Path(tempfile.mkdtemp(prefix="emodal-browser-"))
+        download_dir = root / "downloads"
+        download_dir.mkdir()
+        try:
+            if self.settings.selenium_remote_url:
+                return self._create_remote(root, download_dir)
+            return self._create_local(root, download_dir)
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+
+    def options(self, download_dir: Path, profile_dir: Path | None) -> webdriver.ChromeOptions:
+        """Chrome options of API_SPEC 3.11 (headless, window size, proxy) plus :data:`BASE_FLAGS`."""
+        s = self.settings
+        opts = webdriver.ChromeOptions()
+        if s.headless:
+            opts.add_argument("--headless=new")
+        width, height = s.window_size
+        opts.add_argument(f"--window-size={width},{height}")
+        for flag in BASE_FLAGS:
+            opts.add_argument(flag)
+        if profile_dir is not None:
+            opts.add_argument(f"--user-data-dir={profile_dir}")
+        if s.browser_proxy:
+            opts.add_argument(f"--proxy-server={s.browser_proxy}")
+        opts.add_experimental_option("prefs", _prefs(download_dir))
+        # No "Chrome is being controlled by automated software" infobar: it shifts the layout.
+        opts.add_experimental_option("excludeSwitches", ["enable-automation"])
+        return opts
+
+    def open_handles(self) -> list[BrowserHandle]:
+        """Local browsers started by this factory and not closed yet."""
+        with self._lock:
+            return list(self._open.values())
+
+    def reap(self, keep: set[int], min_age: float) -> int:
+        """Close every open local browser whose group is not in ``keep`` and that is older than
+        ``min_age`` seconds; return how many processes that ended.
+
+        Why: the backstop of ``/cleanup_orphaned_processes``. A browser that belongs to no session
+        (a thread died before attaching it) is still one we recorded; nobody else's processes are
+        ever touched. ``min_age`` spares the browsers of logins still running.
+        """
+        now = time.monotonic()
+        return sum(handle.close() for handle in self.open_handles()
+                   if handle.pgid not in keep and now - handle.created_at >= min_age)
+
+    # --- internals ------------------------------------------------------------------------------
+    def _create_local(self, root: Path, download_dir: Path) -> BrowserHandle:
+        s = self.settings
+        driver_path = s.chromedriver_path or shutil.which("chromedriver")
+        if not driver_path:
+            raise InternalError("Browser could not be started", details="chromedriver not found (CHROMEDRIVER_PATH)")
+        opts = self.options(download_dir, root / "profile")
+        binary = s.chrome_binary or _find_chrome()
+        if binary:
+            opts.binary_location = binary
+        # Own process group: Chrome inherits it, so close() and reap() can kill exactly ours.
+        service = Service(driver_path, popen_kw={"start_new_session": True})
+        try:
+            driver = webdriver.Chrome(service=service, options=opts)
+        except WebDriverException as exc:
+            self._forget_service(service)
+            raise PortalUnavailable("Browser could not be started", details=_short(exc)) from None
+        except BaseException:
+            self._forget_service(service)
+            raise
+        pgid = service.process.pid  # leader of the new session == its process group id
+        handle = BrowserHandle(driver, root, download_dir, pgid, service, on_close=self._forget)
+        with self._lock:
+            self._open[pgid] = handle
+        try:
+            self._configure(driver, download_dir, cdp=True)
+        except BaseException:
+            handle.close()
+            raise
+        return handle
+
+    def _create_remote(self, root: Path, download_dir: Path) -> BrowserHandle:
+        # The Grid node owns its profile; the download folder only helps a node on this host.
+        opts = self.options(download_dir, None)
+        try:
+            driver = webdriver.Remote(command_executor=self.settings.selenium_remote_url, options=opts)
+        except WebDriverException as exc:
+            raise PortalUnavailable("Selenium Grid unavailable", details=_short(exc)) from None
+        handle = BrowserHandle(driver, root, download_dir, None, None)
+        try:
+            self._configure(driver, download_dir, cdp=False)
+        except BaseException:
+            handle.close()
+            raise
+        return handle
+
+    def _configure(self, driver: WebDriver, download_dir: Path, *, cdp: bool) -> None:
+        driver.set_page_load_timeout(self.settings.page_load_timeout)
+        driver.set_script_timeout(self.settings.element_timeout)
+        if cdp:
+            # Headless Chrome ignores the download prefs in some versions; CDP is authoritative.
+            driver.execute_cdp_cmd("Browser.setDownloadBehavior",  # type: ignore[attr-defined]
+                                   {"behavior": "allow", "downloadPath": str(download_dir)})
+
+    def _forget(self, handle: BrowserHandle) -> None:
+        with self._lock:
+            if handle.pgid is not None:
+                self._open.pop(handle.pgid, None)
+
+    def _forget_service(self, service: Service) -> None:
+        process = getattr(service, "process", None)
+        if process is not None:
+            kill_group(process.pid)
+            try:
+                process.wait(timeout=5)
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _find_chrome() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def group_pids(pgid: int) -> list[int]:
+    """PIDs whose process group is ``pgid`` (Linux ``/proc``; zombies excluded)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        # Fields after the parenthesised command name: state ppid pgrp ...
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) >= 3 and fields[0] != "Z" and int(fields[2]) == pgid:
+            pids.append(int(entry))
+    return pids
+
+
+def kill_group(pgid: int) -> int:
+    """SIGKILL every live process of group ``pgid``; return how many there were."""
+    alive = group_pids(pgid)
+    if alive:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            return 0
+    return len(alive)
+
+
+def _short(exc: BaseException) -> str:
+    text = (getattr(exc, "msg", None) or str(exc) or type(exc).__name__).strip()
+    return text.splitlines()[0][:300]

@@ -1,0 +1,1 @@
+"""2captcha-protocol client for the login reCAPTCHA."""

@@ -1,0 +1,241 @@
+"""Walking the appointment wizard to step 3, with resumable state (API_SPEC 4.7, 4.8).
+
+Shared by `/check_appointments` and `/make_appointment`: both choose the same things in steps 1
+and 2 and differ only at step 3. A :class:`WizardRun` ties the page object to the wizard record
+(`appointment_session_id`) so that a call can continue a wizard left open by an earlier one, or
+replay it from stored fields when the browser has moved on.
+
+Errors raised while walking are decorated with `appointment_session_id`, `current_phase` and a
+`message` telling the client how to continue (4.7 "Errors"), so a caller missing a field the
+portal asked for (Line/Equip Size form, required PIN) can add it without starting over.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from emodal.errors import (ApiError, MissingFields, PortalRejected, PortalSessionLost, PortalTimeout,
+                           PortalUnavailable)
+from emodal.operations.context import OperationContext
+from emodal.operations.wizard_state import WIZARD_FIELDS, WizardRecord, WizardStore
+from emodal.portal.appointment_wizard import AppointmentWizard
+
+BOOKING_REFUSED = "Booking number validation failed"
+PORTAL_REFUSED = "Portal rejected the request"
+#: Portal default of the export Unit/Seal fields on checks (v1 defaults, API_SPEC 4.7).
+CHECK_EXPORT_DEFAULT = "1"
+
+
+@dataclass
+class WizardRun:
+    """One call's walk through the wizard."""
+
+    ctx: OperationContext
+    wizard: AppointmentWizard
+    store: WizardStore
+    record: WizardRecord
+    fields: dict[str, Any]
+    resumed: bool
+    #: A check never submits: it may use the `*` plate and the v1 export Unit/Seal defaults.
+    checking: bool
+    selected: dict[str, Any] = field(default_factory=dict)
+    form: str | None = None
+
+    @property
+    def export(self) -> bool:
+        return self.fields.get("container_type") == "export"
+
+    def phase(self) -> int:
+        """Current wizard phase for error bodies (1-3)."""
+        with contextlib.suppress(Exception):
+            position = self.wizard.position()
+            if position:
+                return max(1, min(3, position))
+        return self.record.phase
+
+    def expires_at(self) -> str:
+        stamp = self.record.expires_at(self.ctx.settings.appointment_session_ttl)
+        return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def ids(self) -> dict[str, Any]:
+        """The keys every wizard-stage answer carries."""
+        return {"appointment_session_id": self.record.appointment_session_id,
+                "appointment_session_expires_at": self.expires_at()}
+
+
+def start(ctx: OperationContext, *, checking: bool) -> WizardRun:
+    """Find the wizard named by `appointment_session_id` (same tenant and session) or open a new one."""
+    settings = ctx.settings
+    session = ctx.session
+    store = WizardStore(session.wizards, settings.appointment_session_ttl)
+    record = store.get(ctx.params.get("appointment_session_id"), session.tenant, session.session_id)
+    resumed = record is not None
+    if record is None:
+        record = store.create(session.tenant, session.session_id, ctx.params)
+    else:
+        record.fields = record.merged(ctx.params)
+    record.touch()
+    wizard = AppointmentWizard(ctx.driver, ctx.urls, element_timeout=settings.element_timeout,
+                               page_timeout=settings.page_load_timeout,
+                               confirmation_timeout=settings.confirmation_timeout)
+    selected = dict(record.selected) if resumed else {}
+    return WizardRun(ctx, wizard, store, record, dict(record.fields), resumed, checking, selected)
+
+
+def walk_to_step3(run: WizardRun) -> None:
+    """Continue or replay steps 1-2 until step 3 shows; errors carry the wizard's id and phase."""
+    try:
+        first = _continue_phase(run)
+        if first is None:
+            with run.ctx.step("open_wizard"):
+                run.wizard.open()
+            run.store.claim_page(run.record)
+            run.record.applied.clear()
+            first = 1
+        for phase in range(first, 3):
+            with run.ctx.step(f"phase_{phase}"):
+                _advance(run, phase)
+            run.record.record_phase(phase, run.fields)
+            run.record.selected = dict(run.selected)
+            if phase + 1 < 3:
+                run.ctx.screenshot(f"phase_{phase + 1}_loaded")
+        # A booking always documents the step it is about to submit from (API_SPEC 5).
+        run.ctx.screenshot("phase_3_loaded", always=not run.checking)
+    except PortalSessionLost:
+        run.store.drop(run.record.appointment_session_id)  # the retry starts a fresh wizard
+        raise
+    except ApiError as exc:
+        decorate(run, exc)
+        raise
+    finally:
+        run.record.touch()
+
+
+def decorate(run: WizardRun, exc: ApiError) -> None:
+    """Add the resume keys to a wizard-stage error (4.7 "Errors")."""
+    exc.extra.setdefault("current_phase", run.phase())
+    exc.extra.update({k: v for k, v in run.ids().items() if k not in exc.extra})
+    if "message" not in exc.extra:
+        missing = (exc.details or {}).get("missing") if isinstance(exc.details, dict) else None
+        what = ", ".join(missing) if missing else "corrected fields"
+        exc.extra["message"] = (f"Please provide {what} and retry with appointment_session_id "
+                                f"{run.record.appointment_session_id}")
+
+
+def _continue_phase(run: WizardRun) -> int | None:
+    """The phase to continue at on the current page, or None to replay from a fresh wizard."""
+    record = run.record
+    if not (run.resumed and record.on_page):
+        return None
+    try:
+        shown = run.wizard.is_shown() and run.wizard.position() == record.phase
+    except Exception:  # a dead or navigated page simply means "replay"
+        shown = False
+    stale = record.first_stale_phase(run.fields)
+    if not shown or (stale is not None and stale < record.phase):
+        return None
+    return record.phase
+
+
+# --- steps 1 and 2 ----------------------------------------------------------------------------------
+def _advance(run: WizardRun, phase: int) -> None:
+    """Fill a step and click Next; one re-fill and retry when the page stays on the step."""
+    fill = _FILLERS[phase]
+    fill(run)
+    try:
+        outcome = run.wizard.next()
+    except PortalTimeout:  # no visible reaction: the earlier automation re-filled and retried too
+        outcome = "advanced" if (run.wizard.position() or 0) > phase else "stuck"
+    if outcome in ("invalid", "stuck"):
+        run.ctx.log.info("step %d did not advance (%s); re-filling once", phase, outcome)
+        fill(run)
+        outcome = run.wizard.next()
+    if outcome == "dialog":
+        raise_refusal(run, BOOKING_REFUSED if run.form == "booking" and phase == 1 else PORTAL_REFUSED)
+    if outcome == "invalid":
+        raise PortalUnavailable(f"Wizard step {phase} did not advance after Next",
+                                details={"field_errors": run.wizard.field_errors()})
+
+
+def raise_refusal(run: WizardRun, error: str, **extra: Any) -> None:
+    """Read and close the portal's dialog, then raise `portal_rejected` with its text."""
+    text = run.wizard.dialog_text() or ""
+    run.ctx.screenshot("portal_dialog", always=True)
+    run.wizard.close_dialog()
+    raise PortalRejected(error, portal_message=text, error_message=text, **extra)
+
+
+def require(run: WizardRun, *names: str) -> None:
+    """Fields the portal's form needs but the request lacks: 400 missing_fields, resumable."""
+    missing = [n for n in names if run.fields.get(n) in (None, "", [])]
+    if missing:
+        raise MissingFields(f"Missing required field{'s' if len(missing) > 1 else ''} for this portal form: "
+                            f"{', '.join(missing)}", details={"missing": missing})
+
+
+def _fill_step1(run: WizardRun) -> None:
+    w, f, sel = run.wizard, run.fields, run.selected
+    require(run, "trucking_company", "terminal", "move_type")
+    sel["trucking_company"] = w.choose("Trucking company", f["trucking_company"], "trucking_company")
+    sel["terminal"] = w.choose("Terminal", f["terminal"], "terminal")
+    sel["move_type"] = w.choose("Move Type", f["move_type"], "move_type")
+    run.form = w.detect_form()
+    if run.form == "container":
+        require(run, "container_id")
+        w.add_container(f["container_id"])
+        sel["container_id"] = f["container_id"]
+    elif run.form == "booking":
+        require(run, "booking_number")
+        w.add_booking(f["booking_number"])
+        if w.dialog_text() is not None:  # the portal validates the booking as soon as it is entered
+            raise_refusal(run, BOOKING_REFUSED)
+        w.set_quantity(1)
+        sel["booking_number"] = f["booking_number"]
+    else:
+        require(run, "line", "equip_size")
+        sel["line"], sel["equip_size"] = w.set_line_equip(f["line"], f["equip_size"])
+        w.set_quantity(1)
+
+
+def _fill_step2(run: WizardRun) -> None:
+    w, f, sel = run.wizard, run.fields, run.selected
+    require(run, "truck_plate")
+    w.check_move()
+    pin_input, pin_required = w.pin_field()
+    if pin_input is not None and f.get("pin_code"):
+        w.set_pin(pin_input, f["pin_code"])
+    elif pin_input is not None and pin_required:
+        require(run, "pin_code")
+    default = CHECK_EXPORT_DEFAULT if run.checking and run.export else None
+    unit = f.get("unit_number") or default
+    if unit:
+        w.set_unit(unit)
+    seal = f.get("seal_value") or default
+    seals = list(f.get("seals") or ([seal] * 4 if seal else []))
+    if seals:
+        w.set_seals(seals)
+    sel["truck_plate"] = w.choose_plate(f["truck_plate"], wildcard=run.checking)[0]
+    if f.get("own_chassis") is not None:
+        w.set_own_chassis(bool(f["own_chassis"]))
+    sel["own_chassis"] = w.own_chassis()
+
+
+_FILLERS: dict[int, Callable[[WizardRun], None]] = {1: _fill_step1, 2: _fill_step2}
+
+
+def phase_data(params: dict[str, Any]) -> dict[str, Any]:
+    """The request's wizard fields echoed back (PIN masked, dates as ISO)."""
+    out: dict[str, Any] = {}
+    for name in (*WIZARD_FIELDS, "container_number", "appointment_time", "appointment_date"):
+        value = params.get(name)
+        if value is None:
+            continue
+        out[name] = "****" if name == "pin_code" else (value.isoformat() if hasattr(value, "isoformat") else value)
+    return out
+
+
+__all__ = ["BOOKING_REFUSED", "PORTAL_REFUSED", "WizardRun", "decorate", "phase_data", "raise_refusal",
+           "require", "start", "walk_to_step3"]

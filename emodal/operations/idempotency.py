@@ -1,0 +1,198 @@
+"""Idempotent booking: `Idempotency-Key` records of `/make_appointment` (API_SPEC 4.8).
+
+Why: a client whose connection drops while the portal books cannot know whether the
+appointment exists; retrying blindly could book twice. With a key, the first call writes a
+record **before** clicking Submit (state ``submitting``) and completes it with the final status
+and body afterwards; a retry with the same key and payload gets the stored answer and books
+nothing. A record still ``submitting`` with no call running means the process died between
+Submit and the answer: the outcome is unknown, so 409 and never a second Submit.
+
+Records are JSON files under ``STATE_DIR`` (never served), one per (tenant, key), named by a
+hash so keys never become path components. Writes are atomic (temp file + ``os.replace``) so a
+crash leaves either the old or the new record, never half a file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from emodal.errors import IdempotencyConflict, InvalidField, SessionBusy
+
+SUBMITTING = "submitting"
+COMPLETED = "completed"
+_KEY_MAX = 255
+
+#: Request fields that define "the same booking" (a replay must be for the same thing).
+FINGERPRINT_FIELDS: tuple[str, ...] = (
+    "container_type", "trucking_company", "terminal", "move_type", "container_id", "line",
+    "equip_size", "booking_number", "truck_plate", "own_chassis", "unit_number", "seal_value",
+    "seals", "appointment_time", "appointment_date", "pin_code",
+)
+
+
+def resolve_key(header_value: str | None, field_value: str | None) -> str | None:
+    """The request's idempotency key: header `Idempotency-Key` or field, header wins.
+
+    Both given and different is ambiguous: 400 rather than guessing which one the client meant.
+    """
+    header = _validate_key(header_value, "Idempotency-Key") if header_value is not None else None
+    body = _validate_key(field_value, "idempotency_key") if field_value is not None else None
+    if header is not None and body is not None and header != body:
+        raise InvalidField("Idempotency-Key header and idempotency_key field differ",
+                           details={"field": "idempotency_key", "reason": "conflicts_with_header"})
+    return header if header is not None else body
+
+
+def _validate_key(value: str, name: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= _KEY_MAX or not all(
+            32 <= ord(ch) <= 126 for ch in value):
+        raise InvalidField(f"{name} must be 1-{_KEY_MAX} printable ASCII characters",
+                           details={"field": "idempotency_key", "max": _KEY_MAX})
+    return value
+
+
+def fingerprint(params: Mapping[str, Any]) -> str:
+    """SHA-256 of the booking fields in canonical JSON (the PIN only as part of the hash)."""
+    subset = {name: params.get(name) for name in FINGERPRINT_FIELDS if params.get(name) is not None}
+    canonical = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A stored final answer to send again."""
+
+    status: int
+    body: dict[str, Any]
+
+
+class IdempotencyStore:
+    """File-backed records plus in-process tracking of calls that are still running."""
+
+    def __init__(self, state_dir: Path | str, ttl: float, wait_timeout: float) -> None:
+        self._dir = Path(state_dir) / "idempotency"
+        self._ttl = ttl
+        self._wait_timeout = wait_timeout
+        self._cond = threading.Condition()
+        self._running: set[str] = set()
+
+    # --- file handling ---------------------------------------------------------------------------
+    def _path(self, tenant: str, key: str) -> Path:
+        digest = hashlib.sha256(f"{tenant}\0{key}".encode("utf-8")).hexdigest()
+        return self._dir / f"{digest}.json"
+
+    def _read(self, path: Path, now: float) -> dict[str, Any] | None:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        if now - float(record.get("updated_at", 0)) >= self._ttl:
+            path.unlink(missing_ok=True)
+            return None
+        return record
+
+    def _write(self, path: Path, record: dict[str, Any]) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(record, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    # --- protocol ----------------------------------------------------------------------------------
+    def check(self, tenant: str, key: str, print_: str, now: float | None = None) -> Replay | None:
+        """Before the call runs: a :class:`Replay`, or ``None`` (no record: go ahead).
+
+        ``None`` reserves the key for this call: the caller must end with :meth:`complete` or
+        :meth:`release`. A record of another payload is 422; one still ``submitting`` waits while its call runs
+        in this process (as for the session lock, then 409 ``session_busy``), and is 409
+        ``idempotency_conflict`` when nothing is running (left by a crash).
+        """
+        token = self._path(tenant, key).name
+        deadline = time.monotonic() + self._wait_timeout
+        with self._cond:
+            while True:
+                record = self._read(self._path(tenant, key), time.time() if now is None else now)
+                if record is not None:
+                    replay = self._judge(record, print_, running=token in self._running)
+                    if replay is not None:
+                        return replay
+                elif token not in self._running:
+                    # Reserve the key: a second call with it waits for this one to finish.
+                    self._running.add(token)
+                    return None
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise SessionBusy("A request with this Idempotency-Key is still running",
+                                      details={"running_route": "/make_appointment"})
+                self._cond.wait(remaining)
+
+    @staticmethod
+    def _judge(record: Mapping[str, Any], print_: str, running: bool) -> Replay | None:
+        """A stored record's verdict: replay, conflict (raised), or ``None`` = wait for its call."""
+        if record.get("fingerprint") != print_:
+            raise IdempotencyConflict("Idempotency-Key was already used with different booking fields",
+                                      details={"reason": "fingerprint_mismatch"})
+        if record.get("state") == COMPLETED:
+            return Replay(int(record["status"]), dict(record["body"]))
+        if not running:
+            raise IdempotencyConflict(
+                "An earlier request with this Idempotency-Key was cut off after Submit; its outcome "
+                "is unknown. Check /get_appointments before retrying with a new key.",
+                status=409, details={"reason": "outcome_unknown"})
+        return None
+
+    def begin(self, tenant: str, key: str, print_: str) -> None:
+        """Write the ``submitting`` record; called right before the Submit click."""
+        path = self._path(tenant, key)
+        now = time.time()
+        with self._cond:
+            self._write(path, {"fingerprint": print_, "state": SUBMITTING, "created_at": now,
+                               "updated_at": now})
+
+    def complete(self, tenant: str, key: str, print_: str, status: int, body: Mapping[str, Any]) -> None:
+        """Store the final answer and wake any request waiting for it."""
+        path = self._path(tenant, key)
+        now = time.time()
+        with self._cond:
+            try:
+                self._write(path, {"fingerprint": print_, "state": COMPLETED, "created_at": now,
+                                   "updated_at": now, "status": int(status), "body": dict(body)})
+            finally:
+                self._running.discard(path.name)
+                self._cond.notify_all()
+
+    def release(self, tenant: str, key: str) -> None:
+        """End the reservation of a call that did not complete.
+
+        Before Submit nothing was written, so the key is free again; after a Submit whose call
+        died mid-way the record stays ``submitting`` and later calls get 409.
+        """
+        with self._cond:
+            self._running.discard(self._path(tenant, key).name)
+            self._cond.notify_all()
+
+    def purge_expired(self, now: float | None = None) -> int:
+        """Delete records older than the TTL; returns how many went."""
+        stamp = time.time() if now is None else now
+        removed = 0
+        for path in self._dir.glob("*.json") if self._dir.is_dir() else ():
+            if self._read(path, stamp) is None and not path.exists():
+                removed += 1
+        return removed
+
+
+__all__ = ["COMPLETED", "FINGERPRINT_FIELDS", "IdempotencyStore", "Replay", "SUBMITTING",
+           "fingerprint", "resolve_key"]

@@ -1,0 +1,319 @@
+"""Page object of the appointment wizard ``<termops>/trucker/web/addvisit`` (PORTAL_SPEC A8).
+
+The wizard is one Angular page with a 4-step ``mat-stepper`` (1 Add required data, 2 Add move
+details, 3 Choose appointment time, 4 Confirmation). All four step panels stay in the DOM, so
+every look-up here is scoped to the **active panel**, found through the selected step header's
+``aria-controls`` (B17 rule 4); a page-wide "first checkbox" or "first autocomplete" could hit a
+hidden step. Refusals come as ``mat-dialog``s, whatever their text (B17 rule 6).
+
+Services only: the page object reads and acts, the operation decides (STYLE.md 4).
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+
+from emodal.portal.components import Material, Stepper, text_of
+from emodal.portal.datepicker import DatePicker
+from emodal.portal.health import assert_logged_in
+from emodal.portal.urls import PortalUrls, relative_path
+from emodal.portal.waits import wait_for, wait_ready
+
+# --- locators ----------------------------------------------------------------------------------------
+CONTAINER_INPUT = "input[formcontrolname='containerNumber']"
+BOOKING_INPUT = "input[formcontrolname='bookingNumber']"
+AUTOCOMPLETE_INPUT = "input.mat-autocomplete-trigger"
+MOVE_CHECKBOX = "input.mat-checkbox-input"
+PIN_INPUTS = "input[formcontrolname='Pin'], input[matinput][placeholder*='PIN']"
+UNIT_INPUTS = "input[formcontrolname='Unit'], input[matinput][uppercase][maxlength='11']"
+SEAL_INPUT = "input[formcontrolname='Seal{n}_Num']"
+PLATE_INPUT = "input[formcontrolname='Plate']"
+SLOT_SELECT = "mat-select[formcontrolname='slot']"
+SUBMIT_XPATH = ".//button//span[contains(text(),'Submit')]/.."
+NO_SLOTS_PREFIX = "No Appointments Available"
+INFO_PREFIX = "Check-In for this visit"
+# Label/value pairs of a panel, read generically (the Confirmation content is unknown on the real
+# site, A13 item 8): for every element whose class names a label, its value is the sibling with a
+# data/value class at the same index (works for label,value,label,value and for labels-first
+# grids), else the next sibling. ``blocks`` = every own-text run in document order, as a fallback.
+_PAIRS_JS = """
+var panel = arguments[0], pairs = [], blocks = [];
+function cls(e) { return (e.getAttribute && e.getAttribute('class')) || ''; }
+function clean(t) { return (t || '').replace(/\\s+/g, ' ').trim(); }
+panel.querySelectorAll('[class*="label"]').forEach(function (l) {
+  if (l.closest('mat-form-field') || !l.parentElement) { return; }
+  var kids = Array.prototype.slice.call(l.parentElement.children);
+  var labels = kids.filter(function (k) { return /label/.test(cls(k)); });
+  var values = kids.filter(function (k) { return /(data|value)/.test(cls(k)) && !/label/.test(cls(k)); });
+  var v = values[labels.indexOf(l)] || l.nextElementSibling;
+  pairs.push([clean(l.innerText), v ? clean(v.innerText) : '']);
+});
+var walker = document.createTreeWalker(panel, NodeFilter.SHOW_TEXT, null);
+while (walker.nextNode()) {
+  var t = clean(walker.currentNode.nodeValue);
+  if (t && walker.currentNode.parentElement.offsetParent !== null) { blocks.push(t); }
+}
+return {pairs: pairs, blocks: blocks, text: clean(panel.innerText)};
+"""
+
+
+class AppointmentWizard:
+    """Services of the addvisit page: fill each step, read the offer, submit, read the result."""
+
+    def __init__(self, driver: WebDriver, urls: PortalUrls, *, element_timeout: float,
+                 page_timeout: float, confirmation_timeout: float) -> None:
+        self.driver = driver
+        self.urls = urls
+        self.m = Material(driver, element_timeout)
+        self.stepper = Stepper(self.m)
+        self.calendar = DatePicker(self.m)
+        self.page_timeout = page_timeout
+        self.confirmation_timeout = confirmation_timeout
+
+    # --- page ----------------------------------------------------------------------------------------
+    def open(self) -> None:
+        """Load a fresh wizard and wait for step 1 (the page is blank until Angular boots, A8.1)."""
+        self.driver.get(self.urls.addvisit)
+        assert_logged_in(self.driver, self.urls, timeout=self.page_timeout)
+        wait_ready(self.driver, self.page_timeout, "the appointment wizard to load")
+        wait_for(self.driver, lambda d: self.stepper.position() == 1, self.page_timeout,
+                 "step 1 of the appointment wizard")
+
+    def is_shown(self) -> bool:
+        """True when the browser is on the wizard page with a stepper (a resume can continue)."""
+        path = relative_path(self.urls.termops, self.driver.current_url)
+        return (path or "").rstrip("/").lower() == "/trucker/web/addvisit" and self.stepper.position() is not None
+
+    def position(self) -> int | None:
+        return self.stepper.position()
+
+    @property
+    def panel(self) -> WebElement:
+        return self.stepper.active_panel()
+
+    def next(self) -> str:
+        """Click Next of the active step: ``advanced``, ``dialog`` or ``invalid``."""
+        return self.stepper.next()
+
+    def settle(self, what: str) -> None:
+        """Wait until the page has no pending XHR (e.g. the offer refreshed after a refusal)."""
+        self.m.stable(what)
+
+    def dialog_text(self) -> str | None:
+        return self.m.read_dialog()
+
+    def close_dialog(self) -> None:
+        self.m.close_dialog()
+
+    def field_errors(self) -> list[str]:
+        """Visible mat-error texts of the active step (why Next did not advance)."""
+        return [text_of(self.driver, e) for e in self.panel.find_elements(By.CSS_SELECTOR, "mat-error")
+                if e.is_displayed()]
+
+    # --- step 1 --------------------------------------------------------------------------------------
+    def choose(self, label: str, requested: str, field: str) -> str:
+        """Choose in the step's mat-select labelled ``label``; returns the value shown."""
+        return self.m.select_by_label(self.panel, label, requested, field)
+
+    def detect_form(self) -> str:
+        """Which second card step 1 shows after the Move Type: ``container``, ``booking`` or ``line_equip``."""
+        def _form(d: WebDriver) -> str | bool:
+            panel = self.panel
+            if _displayed(panel, CONTAINER_INPUT):
+                return "container"
+            if _displayed(panel, BOOKING_INPUT):
+                return "booking"
+            if _displayed(panel, AUTOCOMPLETE_INPUT):
+                return "line_equip"
+            return False
+        return wait_for(self.driver, _form, self.m.timeout, "the step-1 move form")
+
+    def add_container(self, number: str) -> bool:
+        return self.m.add_chip(_displayed(self.panel, CONTAINER_INPUT), number)
+
+    def add_booking(self, number: str) -> bool:
+        """Add the booking chip; the portal validates it by XHR and may answer with a dialog."""
+        return self.m.add_chip(_displayed(self.panel, BOOKING_INPUT), number)
+
+    def set_line_equip(self, line: str, equip_size: str) -> tuple[str, str]:
+        """Fill the Line and Equip Size autocompletes (by mat-label, else first/second, A8.2)."""
+        values = []
+        for index, (label, value, field) in enumerate(
+                (("Line", line, "line"), ("Equip Size", equip_size, "equip_size"))):
+            values.append(self.m.autocomplete_choose(self._autocomplete(label, index), value, field)[0])
+        return values[0], values[1]
+
+    def _autocomplete(self, label: str, index: int) -> WebElement:
+        panel = self.panel
+        by_label = panel.find_elements(
+            By.XPATH, f".//mat-label[normalize-space(text())='{label}']/ancestor::mat-form-field[1]"
+                      "//input[contains(@class,'mat-autocomplete-trigger')]")
+        shown = [e for e in by_label if e.is_displayed()]
+        if shown:
+            return shown[0]
+        triggers = [e for e in panel.find_elements(By.CSS_SELECTOR, AUTOCOMPLETE_INPUT) if e.is_displayed()]
+        return triggers[index]
+
+    def set_quantity(self, quantity: int) -> None:
+        """Type the Quantity (initial 0 on the portal) when the form has one."""
+        inputs = self.panel.find_elements(
+            By.XPATH, ".//mat-label[contains(text(),'Quantity')]/ancestor::mat-form-field[1]//input")
+        shown = [e for e in inputs if e.is_displayed()]
+        if shown:
+            _type(shown[0], str(quantity))
+
+    # --- step 2 --------------------------------------------------------------------------------------
+    def check_move(self) -> None:
+        """Check the move card's checkbox: the active panel's first ``input.mat-checkbox-input``."""
+        box = wait_for(self.driver, lambda d: self.panel.find_elements(By.CSS_SELECTOR, MOVE_CHECKBOX)[0],
+                       self.m.timeout, "the move checkbox")
+        self.m.ensure_checked(box)
+
+    def pin_field(self) -> tuple[WebElement | None, bool]:
+        """The PIN input if the step shows one, and whether the portal marks it required."""
+        pin = _displayed(self.panel, PIN_INPUTS)
+        if pin is None:
+            return None, False
+        required = bool(self.driver.execute_script(
+            "var i = arguments[0], f = i.closest('mat-form-field');"
+            "return i.required || i.getAttribute('aria-required') === 'true' ||"
+            " !!(f && f.querySelector('.mat-form-field-required-marker'));", pin))
+        return pin, required
+
+    def set_pin(self, pin_input: WebElement, pin: str) -> None:
+        _type(pin_input, pin)
+
+    def set_unit(self, unit: str) -> bool:
+        """Type the Unit number when the field is editable (it is pre-filled read-only on imports)."""
+        unit_input = _displayed(self.panel, UNIT_INPUTS)
+        if unit_input is None or not unit_input.is_enabled() or unit_input.get_attribute("readonly") is not None:
+            return False
+        _type(unit_input, unit)
+        return True
+
+    def set_seals(self, seals: list[str]) -> int:
+        """Type seals into Seal1_Num..; returns how many fields took a value."""
+        typed = 0
+        for n, value in enumerate(seals[:4], start=1):
+            field = _displayed(self.panel, SEAL_INPUT.format(n=n))
+            if field is not None:
+                _type(field, value)
+                typed += 1
+        return typed
+
+    def choose_plate(self, plate: str, *, wildcard: bool) -> tuple[str, list[str]]:
+        """Pick the truck plate in its autocomplete (exact match rule; ``*`` = first, if allowed)."""
+        plate_input = _displayed(self.panel, PLATE_INPUT)
+        if plate_input is None:  # fallback of the earlier automation: the step's first autocomplete
+            plate_input = _displayed(self.panel, AUTOCOMPLETE_INPUT)
+        return self.m.autocomplete_choose(plate_input, plate, "truck_plate", first_if_wildcard=wildcard)
+
+    def set_own_chassis(self, yes: bool) -> bool:
+        return self.m.set_toggle(self.panel, yes)
+
+    def own_chassis(self) -> bool | None:
+        """The pressed own-chassis toggle (True = YES), None when the step has none."""
+        for text, value in (("YES", True), ("NO", False)):
+            found = self.panel.find_elements(By.XPATH, f".//span[normalize-space(text())='{text}']"
+                                                       "/ancestor::button[contains(@class,'mat-button-toggle')][1]")
+            if any(b.get_attribute("aria-pressed") == "true" for b in found):
+                return value
+        return None
+
+    # --- step 3 --------------------------------------------------------------------------------------
+    def slot_select(self) -> WebElement | None:
+        return _displayed(self.panel, SLOT_SELECT)
+
+    def open_slots(self) -> list[str]:
+        """Open the slot select and return its option texts verbatim (panel left open for a shot)."""
+        select = wait_for(self.driver, lambda d: self.slot_select() or False, self.m.timeout,
+                          "the appointment time dropdown")
+        return [text for _, text in self.m.open_select(select, "appointment_time")]
+
+    def close_panels(self) -> None:
+        self.m.close_panels()
+
+    def close_calendar(self) -> None:
+        self.calendar.close()
+
+    def choose_slot(self, text: str) -> str:
+        """Select exactly the offered slot ``text``; returns the value the select shows."""
+        return self.m.choose_in_select(self.slot_select(), text, "appointment_time")
+
+    def info_text(self) -> str | None:
+        """The step's "Check-In for this visit ..." line, found by its text, not by a class."""
+        text = str(self.driver.execute_script("return arguments[0].innerText || '';", self.panel))
+        start = text.find(INFO_PREFIX)
+        return " ".join(text[start:].splitlines()[0].split()) if start >= 0 else None
+
+    def open_calendar(self) -> list[tuple[str, date]]:
+        """Open the export date picker and return its enabled days (label, date); left open."""
+        self.calendar.open(self.panel)
+        return self.calendar.enabled_days()
+
+    def choose_day(self, day: date) -> None:
+        """Pick ``day`` on the date picker (the operation checked that it is offered)."""
+        self.calendar.choose(self.panel, day)
+
+    def submit(self) -> None:
+        """Click Submit (`//button//span[contains(text(),'Submit')]/..`, A8.1). Books on the portal."""
+        button = wait_for(self.driver, lambda d: _first_shown(self.panel.find_elements(By.XPATH, SUBMIT_XPATH)),
+                          self.m.timeout, "the Submit button")
+        self.m.click(button)
+
+    def wait_after_submit(self) -> str:
+        """``advanced`` once step 4 is selected, ``dialog`` on a refusal; PortalTimeout otherwise."""
+        return self.stepper.wait_position(4, self.confirmation_timeout, "the Confirmation step after Submit")
+
+    def confirmation(self) -> dict[str, Any]:
+        """Step 4 read generically: ``text``, label/value ``pairs`` and the appointment ``number``."""
+        data = self.driver.execute_script(_PAIRS_JS, self.panel)
+        pairs = [(str(k), str(v)) for k, v in data["pairs"]]
+        return {"text": str(data["text"])[:2000], "pairs": pairs,
+                "number": confirmation_number(pairs, [str(b) for b in data["blocks"]])}
+
+
+# --- pure helpers (unit-tested) ------------------------------------------------------------------------
+def is_no_slots(options: list[str]) -> bool:
+    """A single option starting with ``No Appointments Available`` means no slots (B17 rule 7)."""
+    return len(options) == 1 and options[0].strip().startswith(NO_SLOTS_PREFIX)
+
+
+def _looks_like_id(value: str) -> bool:
+    return bool(value) and " " not in value and any(ch.isdigit() for ch in value) and len(value) <= 40
+
+
+def confirmation_number(pairs: list[tuple[str, str]], blocks: list[str]) -> str | None:
+    """The value whose label contains ``Appointment`` (not the time/date), else the text after it."""
+    for label, value in pairs:
+        low = label.lower()
+        if "appointment" in low and "time" not in low and "date" not in low and _looks_like_id(value):
+            return value
+    for i, block in enumerate(blocks):
+        low = block.lower()
+        if "appointment" in low and "time" not in low and "date" not in low and len(block) <= 40:
+            nxt = next((b for b in blocks[i + 1:i + 3] if _looks_like_id(b)), None)
+            if nxt:
+                return nxt
+    return None
+
+
+def _displayed(scope: WebElement, css: str) -> WebElement | None:
+    return next((e for e in scope.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()), None)
+
+
+def _first_shown(elements: list[WebElement]) -> WebElement | bool:
+    return next((e for e in elements if e.is_displayed()), False)
+
+
+def _type(element: WebElement, text: str) -> None:
+    """Replace an input's value by typing (Angular forms listen to key input events)."""
+    element.clear()
+    element.send_keys(text)
+
+
+__all__ = ["AppointmentWizard", "confirmation_number", "is_no_slots"]

@@ -1,0 +1,107 @@
+"""Background keep-alive thread (API_SPEC 3.5, PORTAL_SPEC A10).
+
+Why: the portal's SSO session lapses after an unknown idle time (above 2 minutes, A10). A
+keep-alive session that nobody uses would be logged out by the time a request arrives, turning a
+1-second reuse into a 30-120 s re-login. So every ``REFRESH_CHECK_INTERVAL`` one thread closes
+expired regular sessions and refreshes the keep-alive sessions that have been quiet for
+``SESSION_REFRESH_INTERVAL``. It never waits for a session lock (busy sessions are skipped until
+the next tick) and never refreshes a session with a young open appointment wizard, because
+loading the keep-alive page would navigate away from the wizard the client is in the middle of.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from emodal.errors import ApiError, SessionBusy, SessionNotFound
+from emodal.sessions.registry import SessionRegistry
+from emodal.sessions.session import BrowserSession, SessionState
+
+log = logging.getLogger(__name__)
+
+#: Longest wait between refresh attempts of a failing session (API_SPEC 3.5).
+MAX_BACKOFF_SECONDS = 900.0
+
+
+class Refresher:
+    """``start()`` / ``stop()`` with the app; ``tick()`` is one synchronous pass (tests call it)."""
+
+    def __init__(self, registry: SessionRegistry, settings: Any) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.last_tick: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="session-refresher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop after the current pass; a refresh in progress finishes (it holds a session lock)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - the thread must survive any single bad pass
+                log.exception("refresher pass failed")
+            if self._stop.wait(self.settings.refresh_check_interval):
+                return
+
+    def tick(self) -> None:
+        """One pass: expire idle regular sessions, then refresh what is due."""
+        expired = self.registry.expire_idle()
+        if expired:
+            log.info("closed %d expired regular session(s)", expired)
+        for session in self.registry.list():
+            if self._stop.is_set():
+                break
+            if self.is_due(session, time.time()):
+                self._refresh(session)
+        self.last_tick = time.time()
+
+    def is_due(self, session: BrowserSession, now: float) -> bool:
+        """API_SPEC 3.5 selection: keep-alive, idle, quiet long enough, no young wizard, not backing off."""
+        if not session.keep_alive or session.busy or now < session.next_refresh_at:
+            return False
+        if session.state is SessionState.LOGGED_OUT:
+            return True  # a lapsed session is re-established as soon as its back-off allows
+        if session.state is not SessionState.READY:
+            return False
+        newest_wizard = session.newest_wizard_use()
+        if newest_wizard is not None and now - newest_wizard < self.settings.appointment_session_ttl:
+            return False
+        quiet_since = max(session.last_refresh or 0.0, session.last_used)
+        return now - quiet_since >= self.settings.session_refresh_interval
+
+    def _refresh(self, session: BrowserSession) -> None:
+        try:
+            with self.registry.acquire(session, "refresh", None, timeout=0, touch=False):
+                recovered = self.registry.refresh(session)
+        except (SessionBusy, SessionNotFound):
+            return  # in use or closed meanwhile: nothing to do this tick
+        except ApiError as exc:
+            session.refresh_failures += 1
+            delay = min(self.settings.refresh_check_interval * 2 ** (session.refresh_failures - 1),
+                        MAX_BACKOFF_SECONDS)
+            session.next_refresh_at = time.time() + delay
+            log.warning("%s refresh failed (%s); next attempt in %.0f s",
+                        session.short_id, exc.error_type, delay)
+            return
+        session.refresh_failures = 0
+        session.next_refresh_at = 0.0
+        log.info("%s refreshed%s", session.short_id, " (re-established)" if recovered else "")

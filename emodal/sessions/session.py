@@ -1,0 +1,164 @@
+"""One authenticated browser: the registry's unit of bookkeeping (ARCHITECTURE.md "Session objects").
+
+Why a separate object with its own lock: WebDriver is not thread-safe, so exactly one operation,
+refresh or close may drive a browser at a time (API_SPEC 3.7); everything else about a session
+(listing, counting, expiry) is read without touching the browser.
+"""
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from emodal.portal.urls import strip_query
+from emodal.sessions.credentials import Credentials
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+    from emodal.browser.factory import BrowserHandle
+
+
+class SessionState(str, enum.Enum):
+    """API_SPEC 4.10 ``state`` values."""
+
+    LOGGING_IN = "logging_in"
+    READY = "ready"
+    BUSY = "busy"
+    RELOGGING = "relogging"
+    LOGGED_OUT = "logged_out"
+    CLOSING = "closing"
+
+
+def iso_utc(epoch: float | None) -> str | None:
+    """API_SPEC 1.6 timestamp (``2025-11-24T19:25:45Z``) or ``None``."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class BrowserSession:
+    """A portal login held by one browser, owned by one tenant.
+
+    ``credentials`` and ``lookup_key`` are private to the registry (re-login, matching); they are
+    wiped when the session closes and never appear in :meth:`describe` or ``repr``.
+    """
+
+    def __init__(self, session_id: str, tenant: str, credentials: Credentials, lookup_key: str,
+                 *, keep_alive: bool) -> None:
+        now = time.time()
+        self.session_id = session_id
+        self.tenant = tenant
+        self.username = credentials.username
+        self.keep_alive = keep_alive
+        self.state = SessionState.LOGGING_IN
+        self.created_at = now
+        self.last_used = now
+        self.last_refresh: float | None = None
+        self.login_count = 0
+        self.last_error: dict[str, Any] | None = None
+        self.current_url: str | None = None
+        self.current_operation: dict[str, Any] | None = None
+        #: One operation at a time per browser. A plain Lock: re-entry would mean two code paths
+        #: believe they own the driver.
+        self.lock = threading.Lock()
+        self.handle: BrowserHandle | None = None
+        #: Open appointment workflows (appointment_session_id -> wizard object with ``last_used``).
+        self.wizards: dict[str, Any] = {}
+        self.credentials: Credentials | None = credentials
+        self.lookup_key = lookup_key
+        #: Refresher back-off: no refresh attempt before this epoch; failures double the delay.
+        self.refresh_failures = 0
+        self.next_refresh_at = 0.0
+        #: Set when the first login finished (successfully or not); single-flight waiters block on it.
+        self.login_done = threading.Event()
+        self.login_error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"BrowserSession({self.short_id}, user={self.username!r}, state={self.state.value})"
+
+    # --- derived ---------------------------------------------------------------------------------
+    @property
+    def short_id(self) -> str:
+        """The id with its random part cut to 6 characters, for logs (API_SPEC 2: ids are bearer tokens)."""
+        head, _, token = self.session_id.rpartition("_")
+        return f"{head}_{token[:6]}"
+
+    @property
+    def driver(self) -> WebDriver:
+        """The session's WebDriver; only use it while holding :attr:`lock`."""
+        if self.handle is None:
+            raise RuntimeError(f"{self.short_id} has no browser")
+        return self.handle.driver
+
+    @property
+    def busy(self) -> bool:
+        return self.lock.locked()
+
+    @property
+    def kind(self) -> str:
+        return "keep_alive" if self.keep_alive else "regular"
+
+    def expires_at(self, session_timeout: float) -> float | None:
+        """Keep-alive sessions never expire; regular ones ``SESSION_TIMEOUT`` after last use."""
+        return None if self.keep_alive else self.last_used + session_timeout
+
+    def is_expired(self, session_timeout: float, now: float | None = None) -> bool:
+        expiry = self.expires_at(session_timeout)
+        return expiry is not None and (now if now is not None else time.time()) >= expiry
+
+    def newest_wizard_use(self) -> float | None:
+        """Epoch of the most recently used open appointment workflow, or ``None``."""
+        uses = [float(getattr(w, "last_used", 0.0)) for w in list(self.wizards.values())]
+        return max(uses) if uses else None
+
+    def session_dir(self, downloads_dir: Path | str) -> Path:
+        """``<DOWNLOADS_DIR>/<session_id>/``: this session's served files (API_SPEC 5)."""
+        return Path(downloads_dir) / self.session_id
+
+    # --- updates ---------------------------------------------------------------------------------
+    def record_url(self) -> None:
+        """Remember the browser's URL without query/fragment (they may carry tokens)."""
+        if self.handle is None:
+            return
+        try:
+            self.current_url = strip_query(self.handle.driver.current_url)
+        except Exception:  # noqa: BLE001 - a dead browser simply leaves the last known URL
+            return
+
+    def record_error(self, error_type: str) -> None:
+        self.last_error = {"error_type": error_type, "at": iso_utc(time.time())}
+
+    def wipe_secrets(self) -> None:
+        """Forget credentials and wizards (API_SPEC 3.2: wiped at close)."""
+        self.credentials = None
+        self.wizards.clear()
+
+    def describe(self, session_timeout: float, *, owner: bool = False) -> dict[str, Any]:
+        """The ``/sessions`` object of API_SPEC 4.10, from registry data only (no browser call)."""
+        op = self.current_operation
+        out: dict[str, Any] = {
+            "session_id": self.session_id,
+            "username": self.username,
+            "keep_alive": self.keep_alive,
+            "state": self.state.value,
+            "busy": self.busy,
+            "current_operation": None if op is None else {
+                "route": op.get("route"), "request_id": op.get("request_id"),
+                "started_at": iso_utc(op.get("started_at")),
+            },
+            "created_at": iso_utc(self.created_at),
+            "last_used": iso_utc(self.last_used),
+            "last_refresh": iso_utc(self.last_refresh),
+            "expires_at": iso_utc(self.expires_at(session_timeout)),
+            "current_url": self.current_url,
+            "login_count": self.login_count,
+            "last_error": self.last_error,
+            "open_appointment_workflows": len(self.wizards),
+        }
+        if owner:
+            out["owner"] = self.tenant
+        return out

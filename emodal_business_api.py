@@ -1,0 +1,83 @@
+"""Entry point: ``python emodal_business_api.py [--sandbox] [--host H] [--port P]``.
+
+One process, a waitress thread pool of ``SERVER_THREADS`` (the session registry lives in memory,
+so never several workers). ``--sandbox`` starts the local portal replica in-process on a free port
+and points every portal URL and the captcha service at it: the service then runs end to end on a
+laptop with the sandbox accounts (jdoe / sandbox-pass, captcha key sandbox-key).
+
+SIGTERM/SIGINT: new requests get 503 ``shutting_down`` while running operations get
+``SHUTDOWN_GRACE``; then every browser is closed and the process exits (API_SPEC 3.10).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from waitress import create_server
+
+from emodal.app import create_app, shutdown
+from emodal.config import ConfigError, Settings
+
+log = logging.getLogger("emodal.main")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="E-Modal Business Operations API")
+    parser.add_argument("--host", help="listen address (default HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="listen port (default PORT or 5010; 0 = a free port)")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="start the local portal replica in-process and use it instead of the real portal")
+    parser.add_argument("--sandbox-profile", choices=("fast", "realistic"), default="realistic",
+                        help="timing profile of the sandbox (default realistic)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    overrides: dict[str, Any] = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    try:
+        settings = Settings.from_env(**overrides)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    sandbox = None
+    if args.sandbox:
+        # The one place outside tests and the demo allowed to import the sandbox (PORTAL_SPEC B1).
+        from emodal.sandbox import SandboxServer
+
+        sandbox = SandboxServer(profile=args.sandbox_profile).start()
+        settings = settings.with_sandbox(sandbox.base_url)
+        print(f"EMODAL SANDBOX READY {sandbox.base_url}", flush=True)
+    app = create_app(settings)
+    # Waitress's own body limit stays at its default: Flask answers 413 as JSON from Content-Length.
+    server = create_server(app, host=settings.host, port=settings.port, threads=settings.server_threads)
+    port = getattr(server, "effective_port", settings.port)
+    serving = threading.Thread(target=server.run, name="waitress", daemon=True)
+    serving.start()
+    print(f"EMODAL API READY http://{settings.host}:{port}", flush=True)
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        log.info("signal %s received", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    while not stop.wait(1):
+        if not serving.is_alive():
+            break
+    # The server keeps answering (503 for new requests) while running operations finish.
+    shutdown(app)
+    server.close()
+    if sandbox is not None:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

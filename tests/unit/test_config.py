@@ -1,0 +1,66 @@
+"""Settings from the environment (API_SPEC 3.11) and their validation."""
+from pathlib import Path
+
+import pytest
+
+from emodal.config import ConfigError, Settings
+
+KEY = "k" * 32
+
+
+def test_defaults_match_the_spec():
+    s = Settings.from_env({})
+    assert (s.host, s.port, s.server_threads, s.max_sessions, s.max_concurrent_logins) == ("127.0.0.1", 5010, 32, 10, 2)
+    assert (s.session_timeout, s.session_refresh_interval, s.refresh_check_interval) == (1800, 300, 60)
+    assert (s.session_lock_timeout, s.capacity_retry_after, s.operation_timeout) == (120, 30, 600)
+    assert s.downloads_dir == Path("downloads") and s.state_dir == Path("downloads/.state")
+    assert s.emodal_move_types == ("PICK FULL", "DROP FULL", "PICK EMPTY", "DROP EMPTY")
+    assert s.emodal_ecp2_url == "https://ecp2.emodal.com" and s.captcha_service_url == "https://2captcha.com"
+    assert s.window_size == (1920, 1080) and s.headless is True and s.captcha_poll_interval == 5
+    assert s.auth_enabled is False and len(s.session_secret) >= 16
+
+
+def test_environment_values_are_typed():
+    s = Settings.from_env({"PORT": "6000", "HEADLESS": "false", "EMODAL_API_KEYS": f"{KEY}, {KEY}x",
+                           "WINDOW_SIZE": "1280,720", "DOWNLOADS_DIR": "/tmp/dl", "SESSION_SECRET": "s" * 20,
+                           "EMODAL_MOVE_TYPES": "PICK FULL,DROP EMPTY", "PUBLIC_BASE_URL": "https://api.example/"})
+    assert s.port == 6000 and s.headless is False
+    assert s.emodal_api_keys == (KEY, KEY + "x") and s.auth_enabled
+    assert s.window_size == (1280, 720) and s.state_dir == Path("/tmp/dl/.state")
+    assert s.session_secret == b"s" * 20 and s.emodal_move_types == ("PICK FULL", "DROP EMPTY")
+    assert s.public_base_url == "https://api.example"
+
+
+def test_overrides_win_and_secret_is_random_per_start():
+    assert Settings.from_env({"PORT": "6000"}, port=7000).port == 7000
+    assert Settings().session_secret != Settings().session_secret
+
+
+@pytest.mark.parametrize("env,word", [
+    ({"EMODAL_API_KEYS": "short"}, "EMODAL_API_KEYS"),
+    ({"EMODAL_ADMIN_KEYS": "short"}, "EMODAL_ADMIN_KEYS"),
+    ({"SERVER_THREADS": "10"}, "SERVER_THREADS"),
+    ({"PORT": "abc"}, "PORT"),
+    ({"HEADLESS": "maybe"}, "HEADLESS"),
+    ({"DISPLAY_TIMEZONE": "Mars/Base"}, "DISPLAY_TIMEZONE"),
+    ({"MAX_SESSIONS": "0"}, "MAX_SESSIONS"),
+    ({"EMODAL_ECP2_URL": "ftp://x"}, "EMODAL_ECP2_URL"),
+    ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
+])
+def test_invalid_values_stop_start_up_naming_the_variable(env, word):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(env)
+    assert word in str(err.value)
+
+
+def test_with_sandbox_points_every_base_url():
+    s = Settings().with_sandbox("http://127.0.0.1:8470/")
+    assert (s.emodal_ecp2_url, s.emodal_termops_url, s.emodal_truckerportal_url, s.emodal_account_url,
+            s.captcha_service_url) == ("http://127.0.0.1:8470/ecp2", "http://127.0.0.1:8470/termops",
+                                       "http://127.0.0.1:8470/truckerportal", "http://127.0.0.1:8470/account",
+                                       "http://127.0.0.1:8470/2captcha")
+
+
+def test_redacted_hides_keys_and_secret():
+    shown = Settings(emodal_api_keys=(KEY,)).redacted()
+    assert KEY not in str(shown) and shown["session_secret"] == "<hidden>"
