@@ -56,14 +56,14 @@ def authenticate(settings: Any) -> None:
     without a key learns nothing about which routes exist.
     """
     if not settings.auth_enabled:
-        g.tenant, g.is_admin, g.auth_checked = OPEN_TENANT, True, True
+        g.tenant, g.is_admin = OPEN_TENANT, True
         return
-    g.tenant, g.is_admin, g.auth_checked = None, False, False
+    g.tenant, g.is_admin = None, False
     key = presented_key()
     if key is not None:
         is_admin = _matches(key, settings.emodal_admin_keys)
         if is_admin or _matches(key, settings.emodal_api_keys):
-            g.tenant, g.is_admin, g.auth_checked = fingerprint(key), is_admin, True
+            g.tenant, g.is_admin = fingerprint(key), is_admin
             return
     if request.endpoint in PUBLIC_ENDPOINTS and request.method in ("GET", "HEAD"):
         return

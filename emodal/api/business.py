@@ -32,8 +32,6 @@ from emodal.operations.context import FileResult, OperationContext, OperationLog
 from emodal.portal.urls import PortalUrls
 from emodal.sessions.credentials import Credentials
 
-log = logging.getLogger("emodal.runner")
-
 Operation = Callable[[OperationContext], "dict[str, Any] | FileResult"]
 CREDENTIAL_FIELDS = ("username", "password", "captcha_api_key")
 
@@ -53,7 +51,7 @@ def resolve_session(params: Mapping[str, Any], *, keep_alive: bool, promote: boo
         missing = [name for name in CREDENTIAL_FIELDS if not params.get(name)]
         error = missing_fields_error(["username", "password", "captcha_api_key"])
         error.message += " (or valid session_id)"
-        error.details = {"missing": missing or list(CREDENTIAL_FIELDS)}
+        error.details = {"missing": missing}
         raise error
     session, is_new = http.registry().resolve(g.tenant, session_id, credentials,
                                               keep_alive=keep_alive, promote=promote)
@@ -79,26 +77,25 @@ def execute(route: str, schema_or_parsed: Schema | Mapping[str, Any], operation:
     keep = bool(params.get("keep_browser_alive"))
     session, is_new = resolve_session(params, keep_alive=creates_keep_alive or keep, promote=keep)
     registry = http.registry()
-    metrics = current_app.extensions.get("emodal_metrics")
+    metrics = current_app.extensions["emodal_metrics"]
     waited = time.monotonic()
     with registry.acquire(session, route, g.request_id, timeout=settings.session_lock_timeout):
-        if metrics is not None:
-            metrics.observe_lock_wait(route, time.monotonic() - waited)
+        metrics.observe_lock_wait(route, time.monotonic() - waited)
         ctx = _context(route, params, session, settings)
         recovered = False if is_new else registry.ensure_healthy(session)
         try:
             result, retried = _run_with_retry(ctx, operation, registry)
         except ApiError as exc:
-            _record_failure(ctx, exc, bundle_kind)
+            _record_failure(ctx, exc)
             raise
         except Exception as exc:  # a bug: log it with its traceback, answer a clean 500
             ctx.log.exception("operation failed unexpectedly")
             error = InternalError()
-            _record_failure(ctx, error, bundle_kind)
+            _record_failure(ctx, error)
             raise error from exc
         recovered = recovered or retried
         bundle = _bundle(ctx, bundle_kind, "success", None) if (ctx.debug or always_bundle) else {}
-    if metrics is not None and recovered:
+    if recovered:
         metrics.count_recovery(route)
     return _render(result, ctx, is_new=is_new, recovered=recovered, bundle=bundle)
 
@@ -143,7 +140,7 @@ def _run_with_retry(ctx: OperationContext, operation: Operation, registry: Any) 
     return operation(ctx), True
 
 
-def _record_failure(ctx: OperationContext, exc: ApiError, bundle_kind: str) -> None:
+def _record_failure(ctx: OperationContext, exc: ApiError) -> None:
     """A failure after the browser was used: one ``failure`` shot and a FAILED bundle, named in the error."""
     ctx.session.record_error(exc.error_type)
     if not ctx.browser_used:

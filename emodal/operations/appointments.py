@@ -96,6 +96,7 @@ def make_appointment(ctx: OperationContext, *, before_submit: Callable[[], None]
     except ApiError as exc:
         flow.decorate(run, exc)
         raise
+    button = run.wizard.submit_button()  # found before the record is written: a miss books nothing
     ctx.screenshot("before_submit", always=True)
     if before_submit is not None:
         before_submit()
@@ -103,7 +104,7 @@ def make_appointment(ctx: OperationContext, *, before_submit: Callable[[], None]
     ctx.no_retry = True
     run.store.drop(run.record.appointment_session_id)
     with ctx.step("submit"):
-        run.wizard.submit()
+        run.wizard.submit(button)
         outcome = _wait_confirmation(run)
     if outcome == "dialog":
         _raise_submit_refusal(run, chosen)

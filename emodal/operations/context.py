@@ -69,7 +69,10 @@ class OperationLog(logging.LoggerAdapter):
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
         if self.isEnabledFor(level) or level >= logging.INFO:
             stamp = datetime.now(timezone.utc).strftime("%H:%M:%S.%f")[:-3]
-            rendered = (str(msg) % args) if args else str(msg)
+            try:
+                rendered = (str(msg) % args) if args else str(msg)
+            except (TypeError, ValueError):  # a bad format string must not break the operation
+                rendered = f"{msg} {args!r}"
             self.lines.append(f"{stamp} {logging.getLevelName(level)} {short_id(rendered)}")
         super().log(level, msg, *args, **kwargs)
 

@@ -259,10 +259,13 @@ class AppointmentWizard:
         """Pick ``day`` on the date picker (the operation checked that it is offered)."""
         self.calendar.choose(self.panel, day)
 
-    def submit(self) -> None:
-        """Click Submit (`//button//span[contains(text(),'Submit')]/..`, A8.1). Books on the portal."""
-        button = wait_for(self.driver, lambda d: _first_shown(self.panel.find_elements(By.XPATH, SUBMIT_XPATH)),
-                          self.m.timeout, "the Submit button")
+    def submit_button(self) -> WebElement:
+        """The step's Submit button (`//button//span[contains(text(),'Submit')]/..`, A8.1)."""
+        return wait_for(self.driver, lambda d: _first_shown(self.panel.find_elements(By.XPATH, SUBMIT_XPATH)),
+                        self.m.timeout, "the Submit button")
+
+    def submit(self, button: WebElement) -> None:
+        """Click Submit: this books on the portal."""
         self.m.click(button)
 
     def wait_after_submit(self) -> str:

@@ -24,9 +24,9 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from emodal.errors import ContainerNotFound, PortalTimeout, PortalUnavailable
 from emodal.portal import containers_js as js
-from emodal.portal.health import assert_logged_in
+from emodal.portal.health import SETTLED, PageState, assert_logged_in, classify, raise_for_state
 from emodal.portal.urls import PortalUrls
-from emodal.portal.waits import is_stable, js_click, wait_for, wait_ready
+from emodal.portal.waits import is_stable, js_click, page_state, wait_for
 
 #: After a scroll that loaded nothing, how long the grid must stay quiet (Angular stable, same row
 #: count) before the cycle counts as idle. The earlier automation recounted 0.6-0.7 s after its
@@ -73,15 +73,23 @@ class ContainersPage:
     def open(self) -> None:
         """Navigate to the page and wait for the grid with its first batch (A7.2, A11 <= 25 s)."""
         self.driver.get(self.urls.containers)
+
+        def _arrived(driver: WebDriver) -> PageState | None:
+            # A lapsed login redirects to the identity login, which never boots an Angular app:
+            # recognise it at once instead of waiting PAGE_LOAD_TIMEOUT for a grid.
+            if page_state(driver) == "ready" and driver.find_elements(By.CSS_SELECTOR, js.GRID_CSS):
+                return PageState.LOGGED_IN
+            state = classify(driver, self.urls)
+            return state if state in SETTLED and state is not PageState.LOGGED_IN else None
+
         try:
-            wait_ready(self.driver, self.settings.page_load_timeout, "the Containers page to load")
-            wait_for(self.driver, lambda d: d.find_elements(By.CSS_SELECTOR, js.GRID_CSS),
-                     self.settings.element_timeout, "the Containers grid (div#searchres)")
+            state = wait_for(self.driver, _arrived, self.settings.page_load_timeout,
+                             "the Containers grid (div#searchres)")
         except PortalTimeout:
-            # A lapsed login shows the identity page here: that is a lost session, not a timeout.
-            assert_logged_in(self.driver, self.urls)
+            self._check_health()
             raise
-        assert_logged_in(self.driver, self.urls)
+        raise_for_state(state, self.driver.current_url)
+        self._check_health()
 
     def is_open(self) -> bool:
         """True when the browser already shows this page's grid (lets bulk work skip reloads)."""
@@ -114,13 +122,16 @@ class ContainersPage:
             raise PortalUnavailable("Containers grid disappeared while scrolling")
         self.driver.execute_script(js.SCROLL_JS)
         started = time.monotonic()
+        stable_polls = [0]
 
         def _grown_or_quiet(driver: WebDriver) -> int | None:
             count = self.row_count()
             if count < 0 or count > before:
                 return count
+            # Two stable polls in a row: a single "stable" can fall between two chained XHRs.
+            stable_polls[0] = stable_polls[0] + 1 if is_stable(driver) else 0
             quiet = time.monotonic() - started >= SCROLL_SETTLE_SECONDS
-            return count if quiet and is_stable(driver) else None
+            return count if quiet and stable_polls[0] >= 2 else None
 
         # ``wait_for`` treats 0 as falsy; shift by one so an empty grid still ends the wait.
         after = wait_for(self.driver, lambda d: _plus_one(_grown_or_quiet(d)),
@@ -149,12 +160,14 @@ class ContainersPage:
             return mode == "count" and loaded >= (target_count or 0)
 
         rows = self.row_count()
+
+        def result(cycles: int, reason: str, hit: bool) -> LoadResult:
+            return LoadResult(mode, rows, cycles, reason, hit if mode == "id" else None)
+
         if reached(rows):
-            return LoadResult(mode, rows, 0, self._reached_reason(mode, target_container_id,
-                                                                  target_count, "pre-scroll"),
-                              True if mode == "id" else None)
+            return result(0, self._reached_reason(mode, target_container_id, target_count, "pre-scroll"), True)
         if mode == "first_page":
-            return LoadResult(mode, rows, 0, "First page only")
+            return result(0, "First page only", False)
 
         idle_limit = self.settings.scroll_idle_cycles
         cycles = idle = 0
@@ -163,18 +176,15 @@ class ContainersPage:
             before, rows = self.scroll_cycle()
             cycles += 1
             if reached(rows):
-                return LoadResult(mode, rows, cycles, self._reached_reason(
-                    mode, target_container_id, target_count, "during scroll"),
-                    True if mode == "id" else None)
+                return result(cycles, self._reached_reason(mode, target_container_id, target_count,
+                                                           "during scroll"), True)
             idle = idle + 1 if rows == before else 0
             if cycles % 5 == 0 or idle:
                 self.log.info("scroll cycle %d: %d rows loaded%s", cycles, rows,
                               f" (idle {idle}/{idle_limit})" if idle else "")
             if idle >= idle_limit:
-                return LoadResult(mode, rows, cycles, f"No new rows after {idle_limit} scroll cycles",
-                                  False if mode == "id" else None)
-        return LoadResult(mode, rows, cycles, "Scroll cycle limit reached",
-                          False if mode == "id" else None)
+                return result(cycles, f"No new rows after {idle_limit} scroll cycles", False)
+        return result(cycles, "Scroll cycle limit reached", False)
 
     def has_container(self, container_id: str) -> bool:
         """True when ``//*[contains(text(), ID)]`` inside the grid is loaded and displayed (A7.5)."""

@@ -14,12 +14,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from selenium.common.exceptions import (
-    NoAlertPresentException,
-    StaleElementReferenceException,
-    UnexpectedAlertPresentException,
-    WebDriverException,
-)
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -110,8 +105,8 @@ class LoginPage:
             return state
         if state is PageState.UNKNOWN and self._is_browser_error_page():
             raise PortalUnavailable("Portal unreachable", details=f"browser could not load {self.urls.login}")
-        health.raise_for_state(state, self._url())
-        return state  # unreachable: raise_for_state raised for every other state
+        health.raise_for_state(state, self._url())  # raises for every other state
+        return state
 
     def fill_credentials(self, username: str, password: str) -> None:
         """Type username and password (the page accepts per-keystroke input, A3)."""
@@ -167,7 +162,9 @@ class LoginPage:
         self.driver.get(self.urls.root)
         state = health.settle(self.driver, self.urls, timeout)
         if state is PageState.LOGIN_PAGE:
-            raise InvalidCredentials(details="the portal showed the login page again after LOGIN")
+            # LOGIN was accepted a moment ago, so this is not a credentials problem (cookies lost?).
+            raise PortalUnavailable("Portal login did not persist",
+                                    details="the portal showed the login page again after a successful LOGIN")
         health.raise_for_state(state, self._url())
         return state
 
@@ -195,9 +192,7 @@ class LoginPage:
         # otherwise make every further command fail.
         try:
             self.driver.switch_to.alert.accept()
-        except (NoAlertPresentException, UnexpectedAlertPresentException):
-            return
-        except WebDriverException:
+        except WebDriverException:  # NoAlertPresentException is the usual case
             return
 
     def _follow_newest_window(self) -> None:
@@ -220,13 +215,15 @@ class LoginPage:
 
 
 def _is_stale(element: WebElement) -> bool:
+    """True once ``element``'s document was replaced. Other errors (a navigation racing the call)
+    prove nothing, so they count as "not yet": the caller polls again."""
     try:
         element.is_enabled()
         return False
     except StaleElementReferenceException:
         return True
     except WebDriverException:
-        return True
+        return False
 
 
 def _first_line(exc: BaseException) -> str:

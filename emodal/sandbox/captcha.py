@@ -31,11 +31,9 @@ TRY_AGAIN = "Please try again."
 def audio_wav() -> bytes:
     """A short local WAV (three beeps): the challenge's "audio"; its answer is the knob word."""
     rate, samples = 8000, []
-    for index, freq in enumerate((660, 880, 550)):
-        start = len(samples)
-        samples.extend(int(8000 * math.sin(2 * math.pi * freq * (i - start) / rate)) for i in range(start, start + 1600))
-        if index < 2:
-            samples.extend([0] * 800)
+    for freq in (660, 880, 550):  # 0.2 s beep + 0.1 s silence each
+        samples.extend(int(8000 * math.sin(2 * math.pi * freq * i / rate)) for i in range(1600))
+        samples.extend([0] * 800)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)

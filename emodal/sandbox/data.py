@@ -14,12 +14,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .data_detail import detail_json
-from .data_model import (  # noqa: F401  (re-exported: pages import the model from here)
+from .data_model import (
     COLUMNS, HEADERS, NA, TERMINAL_NAMES, TICKET_FORMATS, Account, Booking, Container, Milestone,
     make_ticket, terminal_name,
 )
 from .data_plan import plan_rows
 from .data_rows import Generator, RowSpec, build_container
+
+# Pages and the booking book import the model from here; the data_* modules are internals.
+__all__ = [
+    "COLUMNS", "HEADERS", "NA", "TERMINAL_NAMES", "TICKET_FORMATS", "Account", "Booking", "Container",
+    "Milestone", "World", "build_world", "detail_json", "make_ticket", "terminal_name",
+]
 
 FIRST_BATCH_SPAN = 20  # fixture rows "in the first batch" sit within this many top rows
 DEEP_ROW = 300  # B4: TCLU9000099 sits at row >= 300

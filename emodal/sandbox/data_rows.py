@@ -147,7 +147,6 @@ def build_container(gen: Generator, spec: RowSpec) -> Container:
     """Draw every column of a known row consistently with its status (B8.4, B8.5)."""
     if spec.unknown:
         return build_unknown(gen, spec)
-    rng = gen.rng
     if spec.number:
         number, line = spec.number, spec.line or "MSCU"
     else:

@@ -27,20 +27,26 @@ the registry-wide lock while a browser is driven.
 ``resolve(tenant, session_id, credentials, *, keep_alive, promote) -> (BrowserSession, is_new)``
     API_SPEC 3.3/3.4. ``session_id`` and ``credentials`` may each be ``None``.
     Raises ``SessionNotFound`` (id unusable, no credentials), ``MissingFields`` (neither),
-    ``CapacityExhausted`` (``Retry-After`` header set), and every login error
+    ``CapacityExhausted`` (``Retry-After`` header set), ``ShuttingDown`` (after ``close_all``), and
+    every login error
     (``InvalidCredentials``, ``RecaptchaFailed``, ``CaptchaKeyInvalid``, ``CaptchaZeroBalance``,
     ``CaptchaUnavailable``, ``PortalUnavailable``, ``PortalTimeout``). A new session is logged in
     before ``resolve`` returns (concurrent identical credentials share one login: the waiters get
     ``is_new=False``). ``keep_alive``: kind of a session this call creates. ``promote``: make a
     matched regular session keep-alive (``/get_session`` with keep_alive true, or
     ``keep_browser_alive: true``). Matching credentials replace the stored captcha key.
-``acquire(session, route, request_id, timeout=None)``: context manager holding the session lock
-    (default timeout ``SESSION_LOCK_TIMEOUT``); raises ``SessionBusy`` whose ``details`` names the
-    running route, or ``SessionNotFound`` if the session was closed meanwhile. Inside, ``state`` is
-    ``busy`` and ``current_operation`` is set; on exit ``last_used`` is updated.
+``acquire(session, route, request_id, timeout=None, *, touch=True)``: context manager holding the
+    session lock (default timeout ``SESSION_LOCK_TIMEOUT``; ``0`` only tries); raises
+    ``SessionBusy`` (``Retry-After: 10``) whose ``details`` names the running route, or
+    ``SessionNotFound`` if the session was closed meanwhile. Inside, ``state`` is ``busy`` and
+    ``current_operation`` is set; on exit ``current_url`` is recorded and, with ``touch``,
+    ``last_used`` is updated (the refresher passes ``touch=False``).
 ``ensure_healthy(session) -> bool``: call while holding the lock, before an operation. Probes the
     current page (no navigation); re-establishes the session in place when the browser crashed
     or the portal login lapsed. Returns True when it had to recover (``session_recovered``).
+``refresh(session) -> bool``: call while holding the lock (the refresher does): loads the termops
+    keep-alive page, checks the login, re-establishes in place if it lapsed (True); raises
+    ``PortalUnavailable``/``PortalTimeout`` when the portal is unusable.
 ``relogin(session) -> None``: call while holding the lock, after an operation raised
     ``PortalSessionLost``; then retry the operation once. ``InvalidCredentials`` closes the
     session (it is gone from the registry when the error propagates).
@@ -74,7 +80,8 @@ the registry-wide lock while a browser is driven.
     ``describe(session_timeout, *, owner=False) -> dict`` (the ``/sessions`` object of API_SPEC 4.10,
     ISO-8601 UTC timestamps), ``record_url()`` (stores the current URL without query/fragment).
 
-``Refresher(registry, settings)`` (``emodal.sessions.refresher``): ``start()``, ``stop()``,
+``Refresher(registry, settings)`` (``emodal.sessions.refresher``): ``start()``, ``stop(timeout=None)``
+    (waits at most ``SHUTDOWN_GRACE`` by default),
     ``last_tick`` (epoch float or None), ``running``; ``tick()`` runs one pass synchronously (tests).
 
 ``LoginFlow(settings, factory)`` (``emodal.sessions.login_flow``): ``login(credentials, *,

@@ -64,8 +64,8 @@ class LoginFlow:
                 # The browser died or refused a command mid-login: a portal-side failure to the caller.
                 raise PortalUnavailable("Browser failed during login", details=type(exc).__name__) from None
         except BaseException as exc:
-            log.info("login of %s failed after %.1f s: %s", credentials.username,
-                     time.monotonic() - started, type(exc).__name__)
+            log.info("login of %s failed after %.1f s: %s (%s)", credentials.username,
+                     time.monotonic() - started, type(exc).__name__, getattr(exc, "details", None))
             if own:
                 browser.close()
             raise

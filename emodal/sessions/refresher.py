@@ -47,10 +47,12 @@ class Refresher:
         self._thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop after the current pass; a refresh in progress finishes (it holds a session lock)."""
+        """Stop after the current refresh; wait for the thread at most ``timeout`` seconds
+        (default ``SHUTDOWN_GRACE``). A refresh still running then (a re-login waiting on the
+        captcha service) keeps its session lock; shutdown's ``close_all`` deals with it."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join(self.settings.shutdown_grace if timeout is None else timeout)
             self._thread = None
 
     def _run(self) -> None:

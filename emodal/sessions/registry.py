@@ -131,24 +131,26 @@ class SessionRegistry:
                 self._remove_locked(session)
             session.state = SessionState.CLOSING
             session.wipe_secrets()
-            session.login_error = exc
-            session.login_done.set()
-            session.lock.release()
+            self._finish_first_login(session, exc)
             raise
         with self._lock:
             still_registered = self._sessions.get(session.session_id) is session
         if not still_registered:  # closed by emergency recovery or shutdown while logging in
             handle.close()
-            session.login_error = ShuttingDown("Session closed during login")
-            session.login_done.set()
-            session.lock.release()
-            raise session.login_error
-        now = time.time()
+            error = ShuttingDown("Session closed during login")
+            self._finish_first_login(session, error)
+            raise error
         session.handle = handle
         session.login_count = 1
-        session.last_used = session.last_refresh = now
+        session.last_used = session.last_refresh = time.time()
         session.state = SessionState.READY
         session.record_url()
+        self._finish_first_login(session, None)
+
+    @staticmethod
+    def _finish_first_login(session: BrowserSession, error: BaseException | None) -> None:
+        """Publish the outcome to single-flight waiters and release the session lock."""
+        session.login_error = error
         session.login_done.set()
         session.lock.release()
 
@@ -277,7 +279,6 @@ class SessionRegistry:
         credentials = session.credentials
         if credentials is None:
             raise SessionNotFound()
-        previous = session.state
         session.state = SessionState.RELOGGING
         old = session.handle
         in_place = old is not None and self._browser_alive(session)
@@ -305,7 +306,8 @@ class SessionRegistry:
             raise
         session.login_count += 1
         session.last_refresh = time.time()
-        session.state = SessionState.BUSY if previous is SessionState.BUSY else SessionState.READY
+        # Still inside the caller's acquire(): busy until it releases the lock.
+        session.state = SessionState.BUSY if session.current_operation else SessionState.READY
         self.stats_book.count("recoveries")
         log.info("%s re-established (login %d)", session.short_id, session.login_count)
 

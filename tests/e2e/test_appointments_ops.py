@@ -103,8 +103,11 @@ def test_plate_not_offered_is_422_without_fallback(client: Any, sid: str) -> Non
 
 
 def test_export_check_reads_the_calendar(client: Any, sandbox: Any, sid: str) -> None:
-    response, body = post(client, "/check_appointments", sid, **EXPORT, booking_number="RICFEM100200")
+    response, body = post(client, "/check_appointments", sid, **EXPORT, booking_number="RICFEM100200", debug=True)
     assert response.status_code == 200, body
+    assert body["phase_data"]["booking_number"] == "RICFEM100200" and body["phase_data"]["seal_value"] == "1"
+    assert any(url.endswith("_phase_2_loaded.png") for url in body["screenshots"])  # debug: every step
+    assert client.get(body["debug_bundle_url"]).content[:2] == b"PK"
     assert body["calendar_found"] is True and body["count"] == len(body["available_dates"]) > 0
     oracle_days = sorted({s["date"] for s in sandbox.admin.get(f"slots?terminal={quote(TRAPAC)}")["slots"]
                           if s["capacity"] > 0})
@@ -212,3 +215,17 @@ def test_get_appointments_count_and_json(client: Any, sandbox: Any, sid: str) ->
     assert body["file_name"].startswith("appointments_") and body["file_size"] > 0
     download = client.get(body["file_url"])
     assert download.status_code == 200 and download.content[:2] == b"PK"
+
+
+def test_get_appointments_infinite_json_and_xlsx_body(client: Any, sandbox: Any, sid: str) -> None:
+    oracle = sandbox.admin.get("accounts/jdoe/appointments")["appointments"]
+    response, body = post(client, "/get_appointments", sid, format="json")
+    assert response.status_code == 200, body
+    assert body["work_mode"] == "infinite" and body["selected_count"] == len(oracle) > 20
+    assert body["stopped_reason"] == "No new rows after 3 scroll cycles"
+    assert [row["Appointment #"] for row in body["appointments"]] == [a["number"] for a in oracle]
+    response = client.post("/get_appointments", json={"session_id": sid, "infinite_scrolling": False,
+                                                      "format": "xlsx"})
+    assert response.status_code == 200 and response.content[:2] == b"PK"
+    assert response.headers["X-Session-Id"] == sid
+    assert "attachment" in response.headers["Content-Disposition"]

@@ -107,6 +107,18 @@ def test_relogin_in_the_same_browser_after_force_logout(sandbox: Any, flow: Logi
     assert health.settle(logged_in.driver, urls, 20) is PageState.LOGGED_IN
 
 
+def test_error_page_is_classified_from_the_real_dom(sandbox: Any, logged_in: BrowserHandle, settings: Settings) -> None:
+    urls = PortalUrls.from_settings(settings)
+    sandbox.admin.add_fault(type="http500", target="page", count=1)
+    try:
+        logged_in.driver.get(urls.containers)
+        assert health.settle(logged_in.driver, urls, 20) is PageState.ERROR_PAGE
+        with pytest.raises(PortalUnavailable):
+            health.assert_logged_in(logged_in.driver, urls)
+    finally:
+        sandbox.admin.clear_faults()
+
+
 def test_geo_block_is_portal_unavailable_with_proxy_hint(sandbox: Any, flow: LoginFlow, factory: BrowserFactory) -> None:
     before = open_groups(factory)
     sandbox.admin.add_fault(type="geo_block", enabled=True)

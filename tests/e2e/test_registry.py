@@ -163,6 +163,19 @@ def test_relogin_after_force_logout_keeps_the_session_id(sandbox: Any, registry:
     assert jdoe.login_count == logins + 2 and registry.get("tenant-a", session_id) is jdoe
 
 
+def test_probe_looks_again_after_an_old_error_page(sandbox: Any, registry: SessionRegistry, jdoe: Any) -> None:
+    logins = jdoe.login_count
+    sandbox.admin.add_fault(type="http500", target="page", count=1)
+    try:
+        with registry.acquire(jdoe, "/get_containers", "req_7"):
+            jdoe.driver.get(registry.urls.containers)
+            assert health.classify(jdoe.driver, registry.urls) is PageState.ERROR_PAGE
+            assert registry.ensure_healthy(jdoe) is False  # the keep-alive page is fine: no re-login
+    finally:
+        sandbox.admin.clear_faults()
+    assert jdoe.login_count == logins and jdoe.current_url == registry.urls.keep_alive
+
+
 def test_crashed_browser_is_replaced_under_the_same_id(registry: SessionRegistry, jdoe: Any) -> None:
     old = jdoe.handle
     os.killpg(old.pgid, signal.SIGKILL)

@@ -31,7 +31,7 @@ def test_get_session_creates_a_keep_alive_session(jdoe_session):
     assert jdoe_session["is_new"] is True and jdoe_session["keep_alive"] is True
     assert jdoe_session["expires_at"] is None and jdoe_session["username"] == "jdoe"
     assert jdoe_session["message"] == "New persistent session created"
-    assert jdoe_session["session_id"].startswith("session_") and len(jdoe_session["session_id"].split("_")[2]) >= 22
+    assert jdoe_session["session_id"].startswith("session_") and len(jdoe_session["session_id"].split("_", 2)[2]) >= 22
 
 
 def test_get_session_again_reuses_it(client, credentials, jdoe_session):

@@ -25,7 +25,10 @@ HEADERS = ["Container #", "Trade Type", "Status", "Holds", "Pregate Ticket#", "E
            "Voyage", "Size Type", "Fees", "LFD/GTD", "Tags"]
 ROWS = "#searchres tbody tr.element-row"
 STABLE_JS = "return !!window.getAllAngularTestabilities && getAllAngularTestabilities().every(t => t.isStable())"
-SCROLL_JS = "const b = arguments[0]; b.scrollTop = b.scrollHeight; b.dispatchEvent(new Event('scroll'));"
+# Programmatic scrolling fires exactly one native `scroll` event at the next frame; waiting two
+# frames makes sure it has been handled (a synthetic extra event would race with it).
+SCROLL_JS = ("const [box, done] = arguments; box.scrollTop = box.scrollHeight;"
+             "requestAnimationFrame(() => requestAnimationFrame(done));")
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +74,7 @@ def scroll_until(driver: Any, box: Any, done: Callable[[], bool], cycles: int = 
     for _ in range(cycles):
         if done():
             return
-        driver.execute_script(SCROLL_JS, box)
+        driver.execute_async_script(SCROLL_JS, box)
         wait_stable(driver)
     assert done(), "condition never met while scrolling"
 
@@ -149,7 +152,7 @@ def test_scroll_appends_rows_up_to_the_oracle_total(driver: Any, grid: Callable[
     wait_stable(driver)
     assert row_count(driver) == 24  # window scrolling loads nothing
     scroll_until(driver, box, lambda: row_count(driver) >= len(oracle), cycles=len(oracle) // 24 + 5)
-    driver.execute_script(SCROLL_JS, box)
+    driver.execute_async_script(SCROLL_JS, box)
     wait_stable(driver)
     assert row_count(driver) == len(oracle) == 450
     assert driver.find_element(By.CSS_SELECTOR, ROWS) == first  # never recycled
@@ -162,7 +165,7 @@ def test_is_stable_false_during_a_batch(driver: Any, grid: Callable[[], Any], sa
     sandbox.admin.set_config(scroll_batch_latency_ms=1500)
     try:
         box = grid()
-        driver.execute_script(SCROLL_JS, box)
+        driver.execute_async_script(SCROLL_JS, box)
         assert driver.execute_script(STABLE_JS) is False
         assert row_count(driver) == 24
         wait_stable(driver)
@@ -175,11 +178,11 @@ def test_failed_batch_is_retried_by_the_next_scroll(driver: Any, grid: Callable[
     box = grid()
     sandbox.admin.add_fault(type="http500", target="xhr", count=1)
     try:
-        driver.execute_script(SCROLL_JS, box)
+        driver.execute_async_script(SCROLL_JS, box)
         wait_stable(driver)
         assert row_count(driver) == 24 and "/ecp2/containers" in driver.current_url
         driver.execute_script("arguments[0].scrollTop = 0", box)
-        driver.execute_script(SCROLL_JS, box)
+        driver.execute_async_script(SCROLL_JS, box)
         wait_stable(driver)
         assert row_count(driver) == 48
     finally:
@@ -266,6 +269,20 @@ def test_export_row_detail_shows_booking_number(driver: Any, grid: Callable[[], 
     assert titles == ["Holds/Releases", "Fees", "Arrival Information", "Departure Information", "Other Information"]
 
 
+def test_failed_detail_xhr_collapses_and_the_next_click_retries(driver: Any, grid: Callable[[], Any],
+                                                                sandbox: Any) -> None:
+    grid()
+    row = row_of(driver, "MSCU1000017")
+    sandbox.admin.add_fault(type="http500", target="xhr", count=1, path_contains="MSCU1000017")
+    try:
+        expand(driver, row)
+        assert row.find_element(By.CSS_SELECTOR, "td.mat-column-expand mat-icon").text == "keyboard_arrow_right"
+        assert not driver.find_elements(By.CSS_SELECTOR, "tr.detail-row")
+    finally:
+        sandbox.admin.clear_faults()
+    assert "detail-row" in expand(driver, row).get_attribute("class")
+
+
 def test_unknown_row_has_no_arrow_and_ignores_clicks(driver: Any, grid: Callable[[], Any]) -> None:
     box = grid()
     row = bring_into_view(driver, box, "HDMU5000052")
@@ -299,7 +316,7 @@ def _wait_for_file(path: Path, timeout: float = 20) -> bytes:
 def test_select_all_and_excel_export(driver: Any, grid: Callable[[], Any], download_dir: Path,
                                      oracle: list[dict[str, Any]]) -> None:
     box = grid()
-    driver.execute_script(SCROLL_JS, box)
+    driver.execute_async_script(SCROLL_JS, box)
     wait_stable(driver)
     loaded = row_count(driver)
     assert loaded == 48
@@ -331,6 +348,13 @@ def test_select_all_and_excel_export(driver: Any, grid: Callable[[], Any], downl
     assert values[1:] == [c["export_row"] for c in oracle[:loaded]]
     assert all(re.fullmatch(r"[A-Z]{4}\d{7}", row[0]) for row in values[1:])
     assert all(" " not in row[4] and " " not in row[16] for row in values[1:])
+    # Only the selected loaded rows are exported.
+    driver.find_element(By.CSS_SELECTOR, "thead th").click()
+    inputs[2].find_element(By.XPATH, "./ancestor::label").click()
+    target.unlink()
+    excel.find_element(By.XPATH, "./ancestor::button").click()
+    only = openpyxl.load_workbook(io.BytesIO(_wait_for_file(target)))["DisplayList"]
+    assert [[c.value for c in row] for row in only.iter_rows()][1:] == [oracle[2]["export_row"]]
 
 
 # ---- item 18: robustness and conventions -------------------------------------------------------
@@ -339,7 +363,7 @@ def test_popup_sweep_and_conventions(driver: Any, grid: Callable[[], Any]) -> No
     driver.execute_script(
         "document.querySelectorAll('[role=\"dialog\"], .modal, .popup, .alert, .notification')"
         ".forEach(e => e.remove()); window.alert = window.confirm = window.prompt = () => true;")
-    driver.execute_script(SCROLL_JS, box)
+    driver.execute_async_script(SCROLL_JS, box)
     wait_stable(driver)
     assert row_count(driver) == 48
     expand(driver, row_of(driver, "MSCU1000017"))

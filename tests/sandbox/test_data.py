@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections import Counter
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 

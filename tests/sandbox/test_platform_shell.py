@@ -117,7 +117,8 @@ def test_buttons_and_icons_follow_the_catalogue(welcome):
     assert menu.get_attribute("class") == "mat-icon notranslate material-icons mat-icon-no-color"
     assert menu.get_attribute("data-mat-icon-type") == "font" and menu.get_attribute("aria-hidden") == "true"
     ActionChains(welcome).move_to_element(welcome.find_element(By.ID, "probe-excel")).perform()
-    tip = welcome.find_element(By.CSS_SELECTOR, ".cdk-overlay-container .cdk-overlay-pane mat-tooltip-component > div.mat-tooltip")
+    tip = welcome.find_element(By.CSS_SELECTOR,
+                               ".cdk-overlay-container .cdk-overlay-pane mat-tooltip-component > div.mat-tooltip")
     assert tip.text == "Excel"
     ActionChains(welcome).move_to_element(welcome.find_element(By.TAG_NAME, "mat-toolbar")).perform()
     assert welcome.find_elements(By.CSS_SELECTOR, "mat-tooltip-component") == []

@@ -35,9 +35,18 @@ class LoginForm:
 
 @pytest.fixture
 def form(sandbox):
+    return LoginForm(sandbox.base_url)
+
+
+@pytest.fixture
+def clock_restored(sandbox):
+    """For tests that move the sandbox clock: a reset afterwards puts it back."""
+    yield
     sandbox.admin.reset()
-    yield LoginForm(sandbox.base_url)
-    sandbox.admin.reset()
+
+
+def jdoe_sessions(sandbox) -> int:
+    return sum(s["username"] == "jdoe" for s in sandbox.admin.get("sessions")["sessions"])
 
 
 def token_for(sandbox) -> str:
@@ -65,7 +74,7 @@ def test_reused_token_is_refused(form, sandbox):
     assert refused(LoginForm(sandbox.base_url).post(token))
 
 
-def test_expired_token_is_refused(form, sandbox):
+def test_expired_token_is_refused(form, sandbox, clock_restored):
     token = token_for(sandbox)
     sandbox.admin.advance_clock(121)
     assert refused(form.post(token))
@@ -92,13 +101,14 @@ def test_bad_antiforgery_is_http_400(form, sandbox):
 
 
 def test_single_session_per_account_kills_older_sessions(form, sandbox):
+    before = jdoe_sessions(sandbox)
     assert form.post(token_for(sandbox)).status_code == 302
     assert form.post(token_for(sandbox)).status_code == 302
-    assert len(sandbox.admin.get("sessions")["sessions"]) == 2
+    assert jdoe_sessions(sandbox) == before + 2
     sandbox.admin.set_config(single_session_per_account=True)
     try:
         assert form.post(token_for(sandbox)).status_code == 302
-        assert len(sandbox.admin.get("sessions")["sessions"]) == 1
+        assert jdoe_sessions(sandbox) == 1
     finally:
         sandbox.admin.set_config(single_session_per_account=False)
 
@@ -107,3 +117,18 @@ def test_demo_index_links_entry_points(sandbox):
     page = requests.get(f"{sandbox.base_url}/", timeout=10)
     assert page.status_code == 200
     assert f'href="{sandbox.base_url}/ecp2/login"' in page.text
+
+
+def test_absolute_lifetime_ends_even_an_active_session(form, sandbox, clock_restored):
+    sandbox.admin.set_config(absolute_lifetime_s=100)
+    try:
+        assert form.post(token_for(sandbox)).status_code == 302
+        home = f"{sandbox.base_url}/termops/trucker/web/"
+        assert form.http.get(home, timeout=10).status_code == 200
+        sandbox.admin.advance_clock(60)
+        assert form.http.get(home, timeout=10).status_code == 200   # idle refreshed, lifetime not
+        sandbox.admin.advance_clock(60)
+        answer = form.http.get(home, timeout=10)
+        assert answer.status_code == 401 and "<h1>401</h1>" in answer.text
+    finally:
+        sandbox.admin.set_config(absolute_lifetime_s=43200)

@@ -1,14 +1,15 @@
 """A browser-free stand-in for ``SessionRegistry`` for unit tests of the HTTP layer.
 
-Only the registry methods the routes call are implemented; sessions are plain objects with the
-attributes ``describe`` needs. Anything that would log in raises, so a test that accidentally
-reaches the portal step fails loudly.
+Only the registry methods the routes and the runner call are implemented; sessions are plain
+objects with the attributes ``describe`` and the runner need. "Logging in" just creates an entry,
+so the runner's logic (envelope, retry, failure records) is tested without a browser.
 """
 from __future__ import annotations
 
 import contextlib
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from emodal.errors import SessionNotFound
@@ -20,6 +21,14 @@ class FakeSession:
         self.keep_alive, self.lock, self.wizards = True, threading.Lock(), {}
         self.created_at = self.last_used = time.time()
         self.closed = False
+        self.driver = object()  # never driven: operations in unit tests do not touch it
+        self.errors: list[str] = []
+
+    def session_dir(self, downloads_dir) -> Path:
+        return Path(downloads_dir) / self.session_id
+
+    def record_error(self, error_type: str) -> None:
+        self.errors.append(error_type)
 
     @property
     def busy(self) -> bool:
@@ -42,6 +51,7 @@ class FakeRegistry:
         self.sessions: dict[str, FakeSession] = {}
         self.resolve_calls: list[tuple] = []
         self.closed_all = False
+        self.relogins = 0
 
     def add(self, session_id: str, tenant: str) -> FakeSession:
         self.sessions[session_id] = FakeSession(session_id, tenant)
@@ -61,7 +71,8 @@ class FakeRegistry:
             return session, False
         if credentials is None:
             raise SessionNotFound("Invalid or expired session_id")
-        raise AssertionError("the fake registry cannot log in")
+        session = self.add(f"session_1764012345_{credentials.username}FakeToken0123456789", tenant)
+        return session, True
 
     @contextlib.contextmanager
     def acquire(self, session, route, request_id, timeout=None):
@@ -70,6 +81,9 @@ class FakeRegistry:
 
     def ensure_healthy(self, session) -> bool:
         return False
+
+    def relogin(self, session) -> None:
+        self.relogins += 1
 
     def close(self, tenant, session_id) -> None:
         if self.get(tenant, session_id) is None:

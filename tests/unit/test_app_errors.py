@@ -136,3 +136,17 @@ def test_log_lines_cut_session_ids(caplog):
     record = logging.LogRecord("emodal.x", logging.INFO, __file__, 1, "closed %s", (SID,), None)
     line = ShortIdFormatter("%(message)s").format(record)
     assert line == "closed session_1764012345_JpJZ6k…" and "JpJZ6krlXaZW5RhloZfgWg" not in line
+
+
+@pytest.mark.parametrize("overrides,headers,expected", [
+    ({}, {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}, "http://localhost"),
+    ({"trusted_proxy_hops": 1}, {"X-Forwarded-Host": "api.example", "X-Forwarded-Proto": "https",
+                                 "X-Forwarded-Prefix": "/emodal"}, "https://api.example/emodal"),
+    ({"public_base_url": "https://public.example/base/"}, {"X-Forwarded-Host": "x"}, "https://public.example/base"),
+])
+def test_url_base_rules(tmp_path, overrides, headers, expected):
+    app, _ = make_app(tmp_path, **overrides)
+    try:
+        assert app.test_client().get("/openapi.json", headers=headers).json["servers"][0]["url"] == expected
+    finally:
+        shutdown(app)

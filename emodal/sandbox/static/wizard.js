@@ -103,10 +103,11 @@
     return { input: input, field: F.formField('Quantity', input, { type: 'mat-input', classes: 'quantity-field' }) };
   }
   function renderVariant(box) {
-    box.textContent = '';
-    form1.variant = null;
     if (!st.move) return;
-    var v = st.variant = variantOf(st.move, st.terminal);
+    var v = variantOf(st.move, st.terminal);
+    if (form1.variant && form1.variant.kind === v) return;  // same form: keep what was typed
+    box.textContent = '';
+    st.variant = v;
     var f = form1.variant = { kind: v };
     if (v === 'container') {
       f.chips = F.chipList({ formcontrolname: 'containerNumber', placeholder: 'Container number(s)', max: data.max_chips,
@@ -133,9 +134,9 @@
     }
   }
   function checkBooking(number) {
-    st.booking = null;
+    // The chip stays only if the booking is open and has a line (refusal texts of B4).
     return Promise.all([EM.api('POST', 'api/visit/booking', { booking: number }), EM.delay(knobs.booking_validation_ms || 0)])
-      .then(function (res) { st.booking = res[0]; return true; }, function (err) { refuse(err); return false; });
+      .then(function () { return true; }, function (err) { refuse(err); return false; });
   }
   function step1Body() {
     var f = form1.variant, body = { company: st.company, terminal: st.terminal, move_type: st.move };
@@ -177,7 +178,7 @@
 
   /* ---- step 2: Add move details ----------------------------------------------------------- */
   function card(move) {
-    var c = { move: move, fields: {} };
+    var c = { fields: {} };
     var badge = EM.icon('check_circle', 'move-badge');
     c.check = EM.checkbox({ onChange: function () { c.validate(); } });
     function text(key, label, attrs, value, fieldOpts) {

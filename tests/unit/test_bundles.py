@@ -1,0 +1,63 @@
+"""Debug bundles (API_SPEC section 5): content, layout and secret removal, without a browser."""
+from __future__ import annotations
+
+import json
+import zipfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from emodal.browser.bundles import BundleContent, build_bundle, bundle_path, redact, write_bundle
+
+WHEN = datetime(2025, 11, 24, 19, 34, 12, tzinfo=timezone.utc)
+
+
+def test_redact_removes_secrets_at_any_depth() -> None:
+    request = {"username": "jdoe", "password": "pw", "captcha_api_key": "k", "pin_code": "1234",
+               "items": [{"PIN_CODE": "9", "container_id": "MSCU5165756"}], "nested": {"Password": "x", "ok": 1}}
+    assert redact(request) == {"username": "jdoe", "items": [{"container_id": "MSCU5165756"}], "nested": {"ok": 1}}
+
+
+def test_bundle_layout_and_manifest(tmp_path: Path) -> None:
+    shot = tmp_path / "a.png"
+    shot.write_bytes(b"png")
+    workbook = tmp_path / "containers.xlsx"
+    workbook.write_bytes(b"xlsx")
+    content = BundleContent(manifest={"request_id": "r1", "request": {"username": "jdoe", "password": "pw"}},
+                            screenshots=[shot], files=[workbook], page_sources={"containers_loaded": "<html>"},
+                            log_lines=["line 1", "line 2"])
+    path = build_bundle(tmp_path / "session_1_x", "DEBUG", content, WHEN)
+    assert path == tmp_path / "session_1_x" / "bundles" / "20251124_193412_DEBUG.zip"
+    with zipfile.ZipFile(path) as zf:
+        assert sorted(zf.namelist()) == ["files/containers.xlsx", "log.txt", "manifest.json",
+                                         "page_source/containers_loaded.html", "screenshots/a.png"]
+        manifest = json.loads(zf.read("manifest.json"))
+        assert manifest["request"] == {"username": "jdoe"}
+        assert zf.read("log.txt").decode() == "line 1\nline 2\n"
+    assert build_bundle(tmp_path / "session_1_x", "DEBUG", content, WHEN).name == "20251124_193412_DEBUG_2.zip"
+
+
+def test_unknown_kind_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        bundle_path(tmp_path, "debug")
+
+
+def test_write_bundle_from_an_operation_context(tmp_path: Path) -> None:
+    ctx = SimpleNamespace(
+        request_id="req_1", route="/get_containers", session=SimpleNamespace(session_id="session_1_abc"),
+        session_dir=tmp_path, steps=[{"name": "open", "started_at": (datetime.now(timezone.utc) - timedelta(seconds=5))
+                                      .strftime("%Y-%m-%dT%H:%M:%SZ"), "duration_s": 1.0}],
+        screenshot_paths=[], attachments=[], page_sources={"x": "<html>"}, debug=False,
+        log=SimpleNamespace(lines=["hello"]),
+    )
+    path = write_bundle(ctx, kind="FAILED", outcome="failure", error_type="portal_timeout",
+                        request={"password": "pw", "target_count": 5})
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        manifest = json.loads(zf.read("manifest.json"))
+    assert "page_source/x.html" not in names  # page sources only with debug
+    assert manifest["route"] == "/get_containers" and manifest["error_type"] == "portal_timeout"
+    assert manifest["request"] == {"target_count": 5} and manifest["duration_s"] >= 4
+    assert manifest["steps"][0]["name"] == "open"

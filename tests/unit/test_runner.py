@@ -1,0 +1,143 @@
+"""The business runner (emodal.api.business.execute) over a fake registry: envelope, retry rules,
+failure records and file bodies, without a browser."""
+from pathlib import Path
+
+import pytest
+from flask import Blueprint
+
+from emodal.api import business
+from emodal.api.schemas import Field, business_schema
+from emodal.app import shutdown
+from emodal.errors import ContainerNotFound, PortalSessionLost
+from emodal.operations.context import FileResult
+from tests.unit.fake_registry import make_app
+
+SCHEMA = business_schema([Field("container_id", "container", required=True)])
+CREDS = {"username": "jdoe", "password": "pw", "captcha_api_key": "key"}
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    """``run(operation, body)`` -> response of a test route executing ``operation``."""
+    shots: list[str] = []
+
+    def fake_capture(ctx, tag, container):
+        path = ctx.session_dir / "screenshots" / ctx.request_id / f"x_{tag}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\x89PNG")
+        shots.append(tag)
+        return path
+
+    def fake_bundle(ctx, *, kind, outcome, error_type, request):
+        assert "password" not in request and "captcha_api_key" not in request
+        path = ctx.session_dir / "bundles" / f"x_{kind}.zip"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"PK")
+        return path
+
+    monkeypatch.setattr(business, "_capture", fake_capture)
+    monkeypatch.setattr(business, "write_bundle", fake_bundle)
+    holder = {}
+    bp = Blueprint("test_runner", __name__)
+
+    @bp.post("/op")
+    def op():
+        return business.execute("/op", SCHEMA, holder["operation"], bundle_kind="PREGATE")
+
+    app, registry = make_app(tmp_path)
+    app.register_blueprint(bp)
+    client = app.test_client()
+
+    def call(operation, body):
+        holder["operation"] = operation
+        return client.post("/op", json=body)
+
+    call.registry, call.shots = registry, shots
+    call.downloads = Path(app.extensions["emodal_settings"].downloads_dir)
+    yield call
+    shutdown(app)
+
+
+def test_envelope_of_a_new_session(run):
+    r = run(lambda ctx: {"container_id": ctx.params["container_id"]}, {**CREDS, "container_id": "MSCU5165756"})
+    body = r.json
+    assert r.status_code == 200 and body["success"] is True and body["is_new_session"] is True
+    assert body["container_id"] == "MSCU5165756" and body["screenshots"] == []
+    assert "session_recovered" not in body and "debug_bundle_url" not in body
+    assert r.headers["X-Session-Id"] == body["session_id"]
+    assert (run.downloads / body["session_id"] / ".owner").read_text() == "open"
+
+
+def test_debug_gives_screenshots_and_bundle_urls(run):
+    def operation(ctx):
+        ctx.screenshot("containers_loaded")
+        return {}
+
+    body = run(operation, {**CREDS, "container_id": "MSCU5165756", "capture_screens": "yes"}).json
+    assert len(body["screenshots"]) == 1 and body["screenshots"][0].startswith("http://localhost/files/")
+    assert body["debug_bundle_url"].endswith("x_PREGATE.zip") and body["bundle_url"] == body["debug_bundle_url"]
+    assert body["debug_bundle_path"].startswith("/files/session_")
+
+
+def test_lost_portal_session_is_retried_once(run):
+    attempts = []
+
+    def operation(ctx):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise PortalSessionLost()
+        return {"ok": 1}
+
+    body = run(operation, {**CREDS, "container_id": "MSCU5165756"}).json
+    assert body["session_recovered"] is True and len(attempts) == 2 and run.registry.relogins == 1
+
+
+def test_no_retry_after_submit_and_failure_records(run):
+    def operation(ctx):
+        ctx.driver  # the browser was used
+        ctx.no_retry = True
+        raise PortalSessionLost()
+
+    r = run(operation, {**CREDS, "container_id": "MSCU5165756"})
+    assert r.status_code == 502 and run.registry.relogins == 0
+    body = r.json
+    assert body["session_id"].startswith("session_") and body["is_new_session"] is True
+    assert body["screenshot_url"].endswith("x_failure.png") and body["debug_bundle_url"].endswith("x_FAILED.zip")
+
+
+def test_failure_before_the_browser_has_no_screenshot(run):
+    def operation(ctx):
+        raise ContainerNotFound("Container 'X' not found after scrolling")
+
+    body = run(operation, {**CREDS, "container_id": "MSCU5165756"}).json
+    assert body["error_type"] == "container_not_found" and "screenshot_url" not in body
+    assert run.shots == []
+
+
+def test_a_bug_is_a_clean_500_with_the_session(run):
+    def operation(ctx):
+        ctx.driver
+        raise KeyError("boom")
+
+    r = run(operation, {**CREDS, "container_id": "MSCU5165756"})
+    assert r.status_code == 500 and r.json["error"] == "Internal server error" and "boom" not in r.text
+    assert r.json["session_id"].startswith("session_")
+
+
+def test_file_result_has_session_headers(run):
+    def operation(ctx):
+        path = ctx.new_file("containers_scraped", ".xlsx")
+        path.write_bytes(b"PK workbook")
+        return FileResult(path, path.name, {"X-Total-Containers": "3"})
+
+    r = run(operation, {**CREDS, "container_id": "MSCU5165756"})
+    assert r.status_code == 200 and r.data == b"PK workbook"
+    assert r.headers["X-Session-Id"].startswith("session_") and r.headers["X-Is-New-Session"] == "true"
+    assert r.headers["X-Total-Containers"] == "3" and "/files/session_" in r.headers["X-File-Url"]
+    assert r.headers["Content-Disposition"].startswith("attachment; filename=containers_scraped_")
+
+
+def test_validation_happens_before_the_session(run):
+    r = run(lambda ctx: {}, {**CREDS, "container_id": "MSCU5165757"})
+    assert r.status_code == 400 and r.json["error_type"] == "invalid_container_number"
+    assert run.registry.resolve_calls == [] and "session_id" not in r.json
