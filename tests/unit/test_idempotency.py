@@ -107,3 +107,18 @@ def test_expired_record_is_forgotten_and_files_hold_no_key(tmp_path):
     assert json.loads(files[0].read_text())["state"] == "completed"
     import time
     assert store.check("t1", "secret-key", fp, now=time.time() + 11) is None
+
+
+def test_purge_deletes_only_expired_records(tmp_path):
+    import time
+    store = IdempotencyStore(tmp_path, ttl=10, wait_timeout=0.1)
+    for key in ("old", "new"):
+        store.check("t1", key, "fp")
+        store.begin("t1", key, "fp")
+        store.complete("t1", key, "fp", 200, {"success": True})
+    old = next(p for p in (tmp_path / "idempotency").glob("*.json") if p == store._path("t1", "old"))
+    record = json.loads(old.read_text())
+    record["updated_at"] -= 20
+    old.write_text(json.dumps(record))
+    assert store.purge_expired(now=time.time()) == 1
+    assert not old.exists() and store.check("t1", "new", "fp").status == 200
