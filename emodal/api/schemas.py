@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app, has_app_context
+
 from emodal.config import Settings
 from emodal.errors import InvalidField, MissingFields
 from emodal.validation import normalize_container_number, validate_container_list, validate_container_number
@@ -120,8 +122,8 @@ def business_schema(fields: Sequence[Field], checks: Sequence[Check] = ()) -> Sc
 
 
 # --- parsing ---------------------------------------------------------------------------------------
-def _present(body: Mapping[str, Any], f: Field) -> tuple[str, Any] | None:
-    """(name used, raw value) of the first non-absent among name and aliases."""
+def _present(body: Mapping[str, Any], f: Field) -> Any:
+    """Raw value of the first non-absent among name and aliases, or ``None``."""
     for name in (f.name, *f.aliases):
         value = body.get(name)
         if value is None:
@@ -130,7 +132,7 @@ def _present(body: Mapping[str, Any], f: Field) -> tuple[str, Any] | None:
             continue  # empty string = absent (1.5)
         if isinstance(value, list) and not value and f.kind.endswith("_list"):
             continue
-        return name, value
+        return value
     return None
 
 
@@ -238,8 +240,8 @@ def parse(schema: Schema, body: Mapping[str, Any] | None, settings: Settings | N
     body = body or {}
     params: dict[str, Any] = {}
     for f in schema.fields:
-        hit = _present(body, f)
-        value = _coerce(f, hit[1], settings) if hit else None
+        raw = _present(body, f)
+        value = None if raw is None else _coerce(f, raw, settings)
         if value is None and f.default is not None:
             value = list(f.default) if isinstance(f.default, (list, tuple)) else f.default
         params[f.name] = value
@@ -257,8 +259,6 @@ def parse(schema: Schema, body: Mapping[str, Any] | None, settings: Settings | N
 
 def _current_settings() -> Settings:
     """The running app's settings; documented defaults outside an app (unit tests of schemas)."""
-    from flask import current_app, has_app_context
-
     if has_app_context() and "emodal_settings" in current_app.extensions:
         return current_app.extensions["emodal_settings"]
     return Settings()

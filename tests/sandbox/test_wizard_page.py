@@ -154,6 +154,9 @@ def test_step1_selects_chips_and_variants(wizard: Any) -> None:
     assert driver.find_elements(By.CSS_SELECTOR, ".cdk-overlay-backdrop")
     driver.execute_script("document.body.click()")
     assert option_texts(driver) == []
+    company.click()
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    assert option_texts(driver) == [] and company.get_attribute("aria-expanded") == "false"
     choose(driver, "Terminal", TTI)
     assert not driver.find_elements(By.XPATH, "//mat-icon[text()='calendar_month']")
     driver.find_element(By.XPATH, "//mat-label[contains(text(),'Move Type')]/ancestor::mat-form-field//mat-select").click()
@@ -182,6 +185,10 @@ def test_step1_selects_chips_and_variants(wizard: Any) -> None:
     assert all(t.get_dom_attribute("placeholder") is None and t.get_dom_attribute("formcontrolname") is None for t in triggers)
     triggers[0].click()
     assert option_texts(driver) == ["CMDU", "EGLV", "GMSU", "HDMU", "MSC", "ONEY", "OOLU", "YMJA"]
+    triggers[1].click()  # focus moves on: one panel at a time, now Equip Size's
+    assert option_texts(driver) == ["20GP", "40GP", "40DH", "40HC", "45DH", "40RH"]
+    triggers[1].send_keys("40")
+    assert option_texts(driver) == ["40GP", "40DH", "40HC", "40RH"]
     assert driver.find_elements(By.XPATH, "//mat-label[contains(text(),'Quantity')]")
 
 
@@ -373,3 +380,35 @@ def test_submit_of_a_vanished_slot_stays_on_step_3_with_fresh_slots(wizard: Any,
     assert slot not in option_texts(driver)
     assert all(a["container"] != "CAIU3000032" or a["status"] != "CONFIRMED"
                for a in sandbox.admin.get("accounts/jdoe/appointments")["appointments"])
+
+
+@pytest.mark.slow
+def test_realistic_profile_login_containers_and_wizard_check(chrome_factory: Any) -> None:
+    """C19: with realistic delays, waiting on isStable() alone is enough at every step."""
+    from emodal.sandbox import SandboxServer
+    from tests.conftest import anchor_sitekey, deliver_token, solve_captcha
+
+    server = SandboxServer(profile="realistic").start()
+    browser = chrome_factory()
+    try:
+        server.admin.set_config(captcha_solve_delay_s=0.5)  # the solver wait is not under test
+        browser.get(f"{server.base_url}/ecp2/containers")
+        WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.NAME, "Username"))
+        browser.find_element(By.NAME, "Username").send_keys("jdoe")
+        browser.find_element(By.NAME, "Password").send_keys("sandbox-pass")
+        deliver_token(browser, solve_captcha(server.base_url, anchor_sitekey(browser), browser.current_url))
+        browser.find_element(By.ID, "btnLogin").click()
+        WebDriverWait(browser, 30).until(lambda d: d.current_url.endswith("/ecp2/containers"))
+        wait_stable(browser)
+        assert browser.find_elements(By.CSS_SELECTOR, "#searchres tr.mat-row")
+        browser.get(f"{server.base_url}/termops/trucker/web/addvisit")
+        wait_stable(browser)  # false all through the 8 s boot
+        step1(browser, TTI, "PICK FULL", ["TGBU2000026"])
+        assert next_step(browser) == 2
+        assert step2(browser) == 3
+        _, panel = active_panel(browser)
+        panel.find_element(By.CSS_SELECTOR, "mat-select[formcontrolname=slot]").click()
+        assert all(SLOT_RE.match(t) for t in option_texts(browser))
+    finally:
+        browser.quit()
+        server.stop()

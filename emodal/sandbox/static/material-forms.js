@@ -3,7 +3,7 @@
  *
  *   EM.forms.formField(label, control, opts)  mat-form-field (legacy appearance) around a control.
  *       label null = no mat-label (the slot select). opts: required, hint, classes, type, suffix.
- *       Returns {el, control, setError(text|null), setHint(text), refresh()}.
+ *       Returns {el, control, setError(text|null), setHint(text)}.
  *   EM.forms.select(opts)       mat-select. opts: options [text | {text, icon: () => node}],
  *       value, formcontrolname, required, onChange(text). Returns {el, value(), setValue(text,
  *       silent), setOptions(list, value), open(), close()}.
@@ -13,13 +13,14 @@
  *       Returns {input, value(), setValue(text), isOption()}.
  *   EM.forms.chipList(opts)     mat-chip-list with its chip input; opts: formcontrolname,
  *       placeholder, max, hint (false: no `<n> / Maximum Allowed(max)` hint), pattern (RegExp),
- *       patternError, onAdd(value) -> false|promise(false) to drop the chip, onChange(values). Returns {el, input, values(), remove(value), field}.
+ *       patternError, onAdd(value) -> false|promise(false) to drop the chip, onChange(values).
+ *       Returns {el, input, values(), remove(value), field}.
  *   EM.forms.toggleGroup(opts)  mat-button-toggle-group; opts: options, value, onChange.
  *       Returns {el, value(), setValue(text)}.
  *   EM.forms.stepper(opts)      mat-horizontal-stepper; opts: labels. Returns {el, panels,
  *       selected(), select(i)}.
  *   EM.forms.datepicker(opts)   input + calendar_month toggle opening a legacy mat-calendar;
- *       opts: enabled (['YYYY-MM-DD']), onPick(iso). Returns {el, input, setEnabled(list), value()}.
+ *       opts: enabled (['YYYY-MM-DD']), onPick(iso). Returns {el, input, value()}.
  *
  * Panels go through EM.overlay.connect (material.js), so B9.3's one-panel, backdrop, Escape and
  * body-click rules hold for every widget; this file adds the autocomplete's close-on-blur.
@@ -75,10 +76,9 @@
       control.setAttribute('aria-labelledby', labelId + ' ' + control.getAttribute('aria-labelledby'));
     }
     return {
-      el: el, control: control, labelId: labelId,
+      el: el, control: control,
       setError: function (text) { error = text || null; render(); },
-      setHint: function (text) { hint = text || ''; render(); },
-      hasError: function () { return !!error; }
+      setHint: function (text) { hint = text || ''; render(); }
     };
   }
 
@@ -145,7 +145,7 @@
     }
 
     function open() {
-      if (handle || el.classList.contains('mat-select-disabled')) return;
+      if (handle) return;
       var panel = h('div', {
         id: 'mat-select-' + n + '-panel', class: 'mat-select-panel mat-primary', role: 'listbox',
         tabindex: '-1', 'aria-multiselectable': 'false', 'aria-labelledby': el.getAttribute('aria-labelledby')
@@ -182,10 +182,6 @@
         if (!silent && opts.onChange) opts.onChange(text);
       },
       setOptions: function (list, value) { options = list.map(norm); current = value === undefined ? null : value; renderValue(); close(); },
-      setDisabled: function (on) {
-        el.classList.toggle('mat-select-disabled', !!on);
-        el.setAttribute('aria-disabled', String(!!on));
-      },
       open: open,
       close: close
     };
@@ -254,8 +250,7 @@
       input: el,
       value: function () { return el.value.trim(); },
       setValue: function (text) { el.value = text; setFloat(el, text !== ''); },
-      isOption: function () { return all().indexOf(el.value.trim()) !== -1; },
-      close: close
+      isOption: function () { return all().indexOf(el.value.trim()) !== -1; }
     };
   }
 
@@ -495,8 +490,7 @@
     field = formField(opts.label || null, box, { suffix: toggle, type: 'mat-input', classes: 'datepicker-field' });
     return {
       el: field.el, input: box,
-      value: function () { return picked; },
-      setEnabled: function (list) { enabled = list; if (list.length) month = parseIso(list[0]); }
+      value: function () { return picked; }
     };
   }
 
