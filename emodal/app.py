@@ -6,8 +6,6 @@ refresher (built here unless handed in, e.g. by tests) onto ``app.extensions`` a
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import threading
 import time
@@ -17,29 +15,30 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from emodal.api import auth, files, ops, sessions, storage
+from emodal.api import appointments, auth, containers, files, ops, sessions, storage
 from emodal.api.http import new_request_id
 from emodal.api.metrics import Metrics
 from emodal.config import Settings
 from emodal.errors import (ApiError, BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge,
                            ShuttingDown)
 from emodal.logging_setup import configure_logging
+from emodal.operations.idempotency import IdempotencyStore
 
 log = logging.getLogger("emodal.app")
 
 MAX_BODY = 1024 * 1024
 #: Blueprint modules of the business routes (``bp`` in each), registered when present.
-BUSINESS_BLUEPRINTS = ("emodal.api.containers", "emodal.api.appointments")
 RETENTION_PERIOD_S = 3600
 
 
 class Lifecycle:
     """Background parts of one app: refresher, hourly file retention, and the shutdown sequence."""
 
-    def __init__(self, settings: Settings, registry: Any, refresher: Any) -> None:
+    def __init__(self, settings: Settings, registry: Any, refresher: Any, idempotency: IdempotencyStore) -> None:
         self.settings = settings
         self.registry = registry
         self.refresher = refresher
+        self.idempotency = idempotency
         self.shutting_down = threading.Event()
         self._stop_retention = threading.Event()
         self._retention = threading.Thread(target=self._retention_loop, name="emodal-retention", daemon=True)
@@ -57,6 +56,8 @@ class Lifecycle:
             try:
                 busy = [s.session_id for s in self.registry.list(None) if s.busy]
                 storage.cleanup(self.settings, self.settings.file_retention_hours, None, protected=busy)
+                # Records of keys never reused would otherwise stay on disk forever.
+                self.idempotency.purge_expired()
             except Exception:  # noqa: BLE001 - retention must never kill the service
                 log.exception("retention cleanup failed")
             if self._stop_retention.wait(RETENTION_PERIOD_S):
@@ -102,17 +103,16 @@ def create_app(settings: Settings, *, registry: Any = None, refresher: Any = Non
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops,  # type: ignore[method-assign]
                                 x_prefix=hops)
-    lifecycle = Lifecycle(settings, registry, refresher)
+    idempotency = IdempotencyStore(settings.state_dir, settings.idempotency_ttl, settings.session_lock_timeout)
+    lifecycle = Lifecycle(settings, registry, refresher, idempotency)
     app.extensions.update({
+        "emodal_idempotency": idempotency,
         "emodal_settings": settings, "emodal_registry": registry, "emodal_refresher": refresher,
         "emodal_metrics": Metrics(registry.stats), "emodal_lifecycle": lifecycle,
         "emodal_started_at": time.time(),
     })
-    for blueprint in (ops.bp, sessions.bp, files.bp):
+    for blueprint in (ops.bp, sessions.bp, files.bp, containers.bp, appointments.bp):
         app.register_blueprint(blueprint)
-    for module_name in BUSINESS_BLUEPRINTS:
-        if importlib.util.find_spec(module_name) is not None:
-            app.register_blueprint(importlib.import_module(module_name).bp)
     _install_hooks(app, settings, lifecycle)
     auth.log_auth_mode(settings)
     lifecycle.start()

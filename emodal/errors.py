@@ -23,8 +23,13 @@ class ApiError(Exception):
         *,
         details: Any = None,
         headers: dict[str, str] | None = None,
+        status: int | None = None,
         **extra: Any,
     ) -> None:
+        # A few codes have two statuses in API_SPEC 1.3 (session_not_found 400/404,
+        # idempotency_conflict 409/422): the raiser picks one, the class keeps the usual one.
+        if status is not None:
+            self.status = status
         self.message = message or self.default_message
         self.details = details
         self.headers = dict(headers or {})
@@ -106,10 +111,6 @@ class IdempotencyConflict(ApiError):
     """422 when a key is reused with another payload; 409 (``status=409``) when the outcome is unknown."""
 
     status, error_type, default_message = 422, "idempotency_conflict", "Idempotency key conflict"
-
-    def __init__(self, message: str | None = None, *, status: int = 422, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.status = status
 
 
 class PayloadTooLarge(ApiError):

@@ -4,7 +4,6 @@ idempotency record check between validation and the session (API_SPEC 6.1 order)
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +19,6 @@ from emodal.operations.idempotency import IdempotencyStore, Replay, fingerprint,
 from emodal.operations.my_appointments import get_appointments
 
 bp = Blueprint("appointments", __name__)
-_STORE_LOCK = threading.Lock()
 _PLATE_RE = re.compile(r"[A-Za-z0-9 -]{1,20}")
 
 
@@ -196,14 +194,8 @@ def _book(params: dict[str, Any], before_submit: Any = None) -> Response:
 
 
 def _store() -> IdempotencyStore:
-    """The app's idempotency store, created on first use from its settings."""
-    with _STORE_LOCK:
-        store = current_app.extensions.get("emodal_idempotency")
-        if store is None:
-            settings = http.settings()
-            store = IdempotencyStore(settings.state_dir, settings.idempotency_ttl, settings.session_lock_timeout)
-            current_app.extensions["emodal_idempotency"] = store
-        return store
+    """The app's idempotency store (created with the app, purged with the files)."""
+    return current_app.extensions["emodal_idempotency"]
 
 
 def _error_body(exc: ApiError) -> dict[str, Any]:

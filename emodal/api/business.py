@@ -26,6 +26,7 @@ from emodal.api import http
 from emodal.api.files import ensure_session_folder, send_download
 from emodal.api.schemas import Schema, missing_fields_error, parse, redact
 from emodal.browser.bundles import write_bundle
+from emodal.browser.factory import BROWSER_ERRORS
 from emodal.browser.screenshots import OverlayInfo, capture
 from emodal.errors import ApiError, InternalError, PortalSessionLost
 from emodal.operations.context import FileResult, OperationContext, OperationLog
@@ -129,13 +130,21 @@ def _context(route: str, params: dict[str, Any], session: Any, settings: Any) ->
 
 
 def _run_with_retry(ctx: OperationContext, operation: Operation, registry: Any) -> tuple[Any, bool]:
-    """Run once; on a lapsed portal login before Submit, re-login in place and run once more (3.6)."""
+    """Run once; on a lapsed portal login or a crashed browser before Submit, re-establish the
+    session in place (a new browser when the old one is dead) and run once more (API_SPEC 3.6)."""
     try:
         return operation(ctx), False
     except PortalSessionLost:
         if ctx.no_retry:
             raise
         ctx.log.warning("portal session lost; re-logging in and retrying once")
+    except BROWSER_ERRORS:
+        # Only a dead browser is recovered here; a WebDriver error in a live browser is a bug or a
+        # page we do not understand, which a blind retry would only repeat.
+        handle = ctx.session.handle
+        if ctx.no_retry or (handle is not None and handle.alive()):
+            raise
+        ctx.log.warning("browser died during the operation; starting a new one and retrying once")
     registry.relogin(ctx.session)
     return operation(ctx), True
 

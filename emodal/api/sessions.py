@@ -85,9 +85,7 @@ def delete_one(session_id: str) -> Response:
 
 def _not_found() -> SessionNotFound:
     """404 on /sessions/<id> (the class default, 400, is for business routes)."""
-    error = SessionNotFound("Session not found")
-    error.status = 404
-    return error
+    return SessionNotFound("Session not found", status=404)
 
 
 register("/sessions", "GET", None, "The caller's sessions (admin: all, with owner), registry data only.",

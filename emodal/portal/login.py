@@ -185,7 +185,9 @@ class LoginPage:
         text = " ".join(messages)[:300]
         if any(word in text.lower() for word in CAPTCHA_ERROR_WORDS):
             raise RecaptchaFailed(details=f"portal refused the captcha token: {text}")
-        raise InvalidCredentials(details=f"portal message: {text}" if text else "login page shown again")
+        if not text:
+            raise LoginPageReturned(details="the portal showed the login page again without a message")
+        raise InvalidCredentials(details=f"portal message: {text}")
 
     def _accept_alert(self) -> None:
         # The earlier automation accepted any JS alert after LOGIN (A3); an open alert would
@@ -212,6 +214,15 @@ class LoginPage:
             return self.driver.current_url
         except WebDriverException:
             return ""
+
+
+class LoginPageReturned(PortalUnavailable):
+    """LOGIN led back to a login page that names no error.
+
+    A bad password shows a message; a message-less login page means the OIDC chain restarted
+    (lost cookie, expired code), which one more attempt usually fixes. The flow retries once and
+    only then calls it invalid credentials, because that verdict closes a session for good.
+    """
 
 
 def _is_stale(element: WebElement) -> bool:

@@ -17,7 +17,7 @@ from .state import get_state
 
 STATIC_DIR = Path(__file__).with_name("static")
 # Shared scripts every app loads before its page script, in dependency order.
-_PLATFORM_SCRIPTS = ("shell.js", "material.js", "material-forms.js")
+_PLATFORM_SCRIPTS = ("shell.js", "material.js", "material-forms.js", "material-calendar.js")
 _PER_APP_KNOBS = ("page_boot_ms", "excel_ms")
 
 bp = Blueprint("sandbox_shell", __name__)

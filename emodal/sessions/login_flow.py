@@ -14,9 +14,9 @@ from typing import Any, Callable
 
 from emodal.browser.factory import BROWSER_ERRORS, BrowserFactory, BrowserHandle
 from emodal.captcha.client import CaptchaClient
-from emodal.errors import PortalTimeout, PortalUnavailable
+from emodal.errors import InvalidCredentials, PortalTimeout, PortalUnavailable
 from emodal.portal.health import PageState
-from emodal.portal.login import LoginPage
+from emodal.portal.login import LoginPage, LoginPageReturned
 from emodal.portal.urls import PortalUrls
 from emodal.sessions.credentials import Credentials
 
@@ -73,6 +73,17 @@ class LoginFlow:
         return browser
 
     def _run(self, browser: BrowserHandle, credentials: Credentials, deadline: float) -> None:
+        try:
+            self._attempt(browser, credentials, deadline)
+        except LoginPageReturned:
+            log.warning("login of %s: the portal showed the login page again without a message; "
+                        "trying once more", credentials.username)
+            try:
+                self._attempt(browser, credentials, deadline)
+            except LoginPageReturned as exc:
+                raise InvalidCredentials(details=exc.details) from None
+
+    def _attempt(self, browser: BrowserHandle, credentials: Credentials, deadline: float) -> None:
         s = self.settings
         page = LoginPage(browser.driver, self.urls, element_timeout=s.element_timeout,
                          page_load_timeout=s.page_load_timeout)

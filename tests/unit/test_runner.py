@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from flask import Blueprint
+from selenium.common.exceptions import WebDriverException
 
 from emodal.api import business
 from emodal.api.schemas import Field, business_schema
@@ -90,6 +91,30 @@ def test_lost_portal_session_is_retried_once(run):
 
     body = run(operation, {**CREDS, "container_id": "MSCU5165756"}).json
     assert body["session_recovered"] is True and len(attempts) == 2 and run.registry.relogins == 1
+
+
+class _Handle:
+    def __init__(self, alive: bool) -> None:
+        self._alive = alive
+
+    def alive(self) -> bool:
+        return self._alive
+
+
+@pytest.mark.parametrize("alive, status, relogins", [(False, 200, 1), (True, 500, 0)])
+def test_dead_browser_is_replaced_and_retried_once_but_a_live_one_is_not(run, alive, status, relogins):
+    attempts = []
+
+    def operation(ctx):
+        attempts.append(1)
+        if len(attempts) == 1:
+            ctx.session.handle = _Handle(alive)
+            raise WebDriverException("chrome not reachable")
+        return {"ok": 1}
+
+    r = run(operation, {**CREDS, "container_id": "MSCU5165756"})
+    assert r.status_code == status and run.registry.relogins == relogins
+    assert len(attempts) == (2 if status == 200 else 1)
 
 
 def test_no_retry_after_submit_and_failure_records(run):
