@@ -17,13 +17,6 @@ PHRASES_401 = ("you are either not logged in", "your session has expired", "plea
 STABLE_JS = "return !!window.getAllAngularTestabilities && getAllAngularTestabilities().every(t => t.isStable())"
 
 
-@pytest.fixture(scope="module")
-def driver(chrome_factory):
-    browser = chrome_factory()
-    yield browser
-    browser.quit()
-
-
 @pytest.fixture
 def logged_in(driver, sandbox, portal_login):
     """jdoe logged in on a fresh sandbox; the sandbox is reset afterwards (clock, faults)."""

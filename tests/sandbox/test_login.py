@@ -12,34 +12,23 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import anchor_sitekey, deliver_token, solve_captcha
+from tests.sandbox.conftest import log_out_everyone
 
 pytestmark = pytest.mark.browser
 
 ANCHOR = (By.XPATH, "//iframe[contains(@src,'recaptcha/api2/anchor')]")
 
 
-@pytest.fixture(scope="module")
-def driver(chrome_factory):
-    browser = chrome_factory()
-    yield browser
-    browser.quit()
-
-
 @pytest.fixture
 def fresh(driver, sandbox):
     """A logged-out browser (server-side sessions killed, so the identity cookie dies too);
     config knobs restored afterwards."""
-    for username in ("jdoe", "asmith"):
-        sandbox.admin.logout(username)
-    driver.delete_all_cookies()
+    log_out_everyone(driver, sandbox)
     yield driver
     sandbox.admin.set_config(oidc_hop_ms=0)
 
 
-def protected_page(sandbox) -> str:
-    """`/ecp2/containers` (Part C item 2); My Appointments while the containers page is absent."""
-    answer = requests.get(f"{sandbox.base_url}/ecp2/containers", allow_redirects=False, timeout=10)
-    return "/ecp2/containers" if answer.status_code == 302 else "/truckerportal/myappointments"
+PROTECTED_PAGE = "/ecp2/containers"  # Part C item 2
 
 
 def fill_credentials(driver, username: str, password: str) -> None:
@@ -48,7 +37,7 @@ def fill_credentials(driver, username: str, password: str) -> None:
 
 
 def test_logged_out_page_lands_on_identity_login_with_pkce(fresh, sandbox):
-    fresh.get(sandbox.base_url + protected_page(sandbox))
+    fresh.get(sandbox.base_url + PROTECTED_PAGE)
     url = urlparse(fresh.current_url)
     assert url.path == "/identity/Account/Login"
     assert fresh.current_url.endswith("code_challenge_method%3DS256")
@@ -64,7 +53,7 @@ def test_logged_out_page_lands_on_identity_login_with_pkce(fresh, sandbox):
 
 
 def test_solver_token_via_callback_logs_in_through_signin_oidc(fresh, sandbox):
-    target = protected_page(sandbox)
+    target = PROTECTED_PAGE
     sandbox.admin.set_config(oidc_hop_ms=1500)  # long enough to observe the form_post hop
     fresh.get(sandbox.base_url + target)
     fill_credentials(fresh, "jdoe", "sandbox-pass")

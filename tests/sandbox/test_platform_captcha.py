@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import pytest
+
+from tests.sandbox.conftest import log_out_everyone
 import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -16,18 +18,9 @@ ANCHOR = (By.XPATH, "//iframe[contains(@src,'recaptcha/api2/anchor')]")
 BFRAME = (By.XPATH, "//iframe[contains(@src,'recaptcha/api2/bframe')]")
 
 
-@pytest.fixture(scope="module")
-def driver(chrome_factory):
-    browser = chrome_factory()
-    yield browser
-    browser.quit()
-
-
 @pytest.fixture
 def login_page(driver, sandbox):
-    for username in ("jdoe", "asmith"):
-        sandbox.admin.logout(username)
-    driver.delete_all_cookies()
+    log_out_everyone(driver, sandbox)
     driver.get(f"{sandbox.base_url}/ecp2/login")
     WebDriverWait(driver, 10).until(EC.presence_of_element_located(ANCHOR))
     yield driver
