@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from emodal.errors import (ApiError, MissingFields, PortalRejected, PortalSessionLost, PortalTimeout,
-                           PortalUnavailable)
+from emodal.errors import ApiError, MissingFields, PortalRejected, PortalSessionLost, PortalTimeout
 from emodal.operations.context import OperationContext
 from emodal.operations.wizard_state import WIZARD_FIELDS, WizardRecord, WizardStore
 from emodal.portal.appointment_wizard import AppointmentWizard
@@ -156,8 +155,11 @@ def _advance(run: WizardRun, phase: int) -> None:
     if outcome == "dialog":
         raise_refusal(run, BOOKING_REFUSED if run.form == "booking" and phase == 1 else PORTAL_REFUSED)
     if outcome == "invalid":
-        raise PortalUnavailable(f"Wizard step {phase} did not advance after Next",
-                                details={"field_errors": run.wizard.field_errors()})
+        # The portal marked fields invalid (mat-error): a refusal with its own words, not an outage.
+        errors = run.wizard.field_errors()
+        text = "; ".join(errors)
+        raise PortalRejected(f"Wizard step {phase} refused the values entered", portal_message=text,
+                             error_message=text, details={"field_errors": errors})
 
 
 def raise_refusal(run: WizardRun, error: str, **extra: Any) -> None:

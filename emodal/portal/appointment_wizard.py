@@ -60,6 +60,10 @@ while (walker.nextNode()) {
 return {pairs: pairs, blocks: blocks, text: clean(panel.innerText)};
 """
 
+#: Plates that mean "the first plate offered" on /check_appointments (API_SPEC 4.7): ``*``, and
+#: ``ABC123``, the placeholder the v1 clients send (PORTAL_SPEC A8.3: a wildcard plate).
+PLATE_WILDCARDS = ("*", "ABC123")
+
 
 class AppointmentWizard:
     """Services of the addvisit page: fill each step, read the offer, submit, read the result."""
@@ -206,11 +210,13 @@ class AppointmentWizard:
         return typed
 
     def choose_plate(self, plate: str, *, wildcard: bool) -> tuple[str, list[str]]:
-        """Pick the truck plate in its autocomplete (exact match rule; ``*`` = first, if allowed)."""
+        """Pick the truck plate in its autocomplete (exact match rule). With ``wildcard`` (checks
+        only), ``*`` or the v1 placeholder ``ABC123`` that matches no plate picks the first one."""
         plate_input = _displayed(self.panel, PLATE_INPUT)
         if plate_input is None:  # fallback of the earlier automation: the step's first autocomplete
             plate_input = _displayed(self.panel, AUTOCOMPLETE_INPUT)
-        return self.m.autocomplete_choose(plate_input, plate, "truck_plate", first_if_wildcard=wildcard)
+        return self.m.autocomplete_choose(plate_input, plate, "truck_plate",
+                                          wildcards=PLATE_WILDCARDS if wildcard else ())
 
     def set_own_chassis(self, yes: bool) -> bool:
         return self.m.set_toggle(self.panel, yes)

@@ -23,7 +23,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
-from emodal.errors import PortalTimeout
+from emodal.errors import OptionNotAvailable, PortalTimeout
 from emodal.portal.waits import is_stable, js_click, scroll_into_view, wait_for, wait_stable
 from emodal.validation import match_option
 
@@ -173,17 +173,20 @@ class Material:
             return self._wait_options(f"the options of {what}")
 
     def autocomplete_choose(self, input_el: WebElement, requested: str, field: str, *,
-                            first_if_wildcard: bool = False) -> tuple[str, list[str]]:
-        """Pick the option matching ``requested`` (``*`` = first offered, when allowed).
+                            wildcards: tuple[str, ...] = ()) -> tuple[str, list[str]]:
+        """Pick the option matching ``requested``; a value in ``wildcards`` that matches no option
+        picks the first one offered (callers allow that only where nothing is booked).
 
         Returns the input's value after the choice and the full offer.
         """
         options = self.autocomplete_options(input_el, field)
         texts = [text for _, text in options]
-        if first_if_wildcard and requested == "*":
-            chosen = texts[0]
-        else:
+        try:
             chosen = match_option(requested, texts, field=field)
+        except OptionNotAvailable:
+            if requested not in wildcards or not texts:
+                raise
+            chosen = texts[0]
         self.click(next(el for el, text in options if text == chosen))
         self.close_panels()
         self.body_click()

@@ -97,9 +97,26 @@ def test_unknown_terminal_lists_every_option(client: Any, sid: str) -> None:
 
 
 def test_plate_not_offered_is_422_without_fallback(client: Any, sid: str) -> None:
-    response, body = post(client, "/check_appointments", sid, **{**PICK_FULL, "truck_plate": "ABC123"})
+    response, body = post(client, "/check_appointments", sid, **{**PICK_FULL, "truck_plate": "ZZ99999"})
     assert response.status_code == 422 and body["field"] == "truck_plate"
     assert body["available_options"] == ["9E51234", "9E47781", "8Z30516", "7W92204"]
+
+
+def test_v1_placeholder_plate_picks_the_first_plate_on_checks_only(client: Any, sid: str) -> None:
+    response, body = post(client, "/check_appointments", sid, **{**PICK_FULL, "truck_plate": "ABC123"})
+    assert response.status_code == 200, body
+    assert body["selected"]["truck_plate"] == "9E51234"
+    response, body = post(client, "/make_appointment", sid, **{**PICK_FULL, "truck_plate": "ABC123",
+                                                               "appointment_time": "Monday 01/04/2027 09:00 - 10:00"})
+    assert response.status_code == 422 and body["field"] == "truck_plate" and not body.get("submitted")
+
+
+def test_field_refused_by_the_portal_is_portal_rejected_with_its_text(client: Any, sid: str) -> None:
+    # v1 clients send unit_number "1"; this portal wants a container number there for DROP FULL.
+    response, body = post(client, "/check_appointments", sid, **{**EXPORT, "unit_number": "1"},
+                          booking_number="RICFEM100200")
+    assert response.status_code == 422 and body["error_type"] == "portal_rejected", body
+    assert body["current_phase"] == 2 and body["portal_message"] and body["appointment_session_id"]
 
 
 def test_export_check_reads_the_calendar(client: Any, sandbox: Any, sid: str) -> None:
