@@ -100,10 +100,14 @@ def credentials(account: tuple[str, str]) -> dict[str, str]:
     return {"username": account[0], "password": account[1], "captcha_api_key": CAPTCHA_KEY}
 
 
+def wizard_request(sid: str) -> dict[str, Any]:
+    """An import PICK FULL of the sandbox's bookable fixture container at TTI."""
+    return {"session_id": sid, "trucking_company": "B & T DRAYAGE LLC", "terminal": "Total Terminals Intl LLC",
+            "move_type": "PICK FULL", "container_id": "TGBU2000026", "truck_plate": "9E51234"}
+
+
 def route_calls(sid: str) -> list[tuple[str, str, dict[str, Any]]]:
     """The business routes of a typical dispatcher's day, on the warm jdoe session."""
-    wizard = {"session_id": sid, "trucking_company": "B & T DRAYAGE LLC", "terminal": "Total Terminals Intl LLC",
-              "move_type": "PICK FULL", "container_id": "TGBU2000026", "truck_plate": "9E51234"}
     return [
         ("get_containers first page", "/get_containers",
          {"session_id": sid, "infinite_scrolling": False, "return_url": True}),
@@ -115,10 +119,22 @@ def route_calls(sid: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("get_info_bulk (2 import, 1 export)", "/get_info_bulk",
          {"session_id": sid, "import_containers": ["MSCU1000017", "TGBU2000026"],
           "export_containers": ["TRHU4000040"]}),
-        ("check_appointments (import)", "/check_appointments", wizard),
+        ("check_appointments (import)", "/check_appointments", wizard_request(sid)),
         ("get_appointments first page", "/get_appointments",
          {"session_id": sid, "infinite_scrolling": False, "format": "json"}),
     ]
+
+
+def book_first_offered_slot(base: str, sid: str) -> None:
+    """/make_appointment continuing a check left at step 3 (books the first offered slot)."""
+    check = wizard_request(sid)
+    offer = post(base, "/check_appointments", check)[1].json()
+    if not offer.get("available_times"):
+        print(f"  make_appointment skipped: nothing offered ({offer.get('error') or offer.get('portal_message')})")
+        return
+    resumed = {**check, "appointment_session_id": offer["appointment_session_id"],
+               "appointment_time": offer["available_times"][0]}
+    measure(lambda: post(base, "/make_appointment", resumed), "make_appointment (resumed at step 3)")
 
 
 def measure(fn: Callable[[], tuple[float, requests.Response]], label: str) -> float:
@@ -159,6 +175,7 @@ def main() -> int:
             print("\nroutes on the warm session:")
             for label, route, body in route_calls(sid):
                 measure(lambda: post(base, route, body), label)
+            book_first_offered_slot(base, sid)
     finally:
         stop_service(proc)
     return 0

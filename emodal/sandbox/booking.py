@@ -230,12 +230,13 @@ class BookingBook:
             return made
 
     def _store(self, username: str, company: str, terminal: str, move_type: str, move: dict,
-               plate: str, pair: tuple[datetime, datetime], number: str, status: str) -> Appointment:
+               plate: str, pair: tuple[datetime, datetime], number: str, status: str,
+               created: datetime | None = None) -> Appointment:
         appointment = Appointment(
             number=number, username=username, company=company, terminal=terminal,
             move_type=move_type, container=move.get("container"), booking=move.get("booking"),
             line=move.get("line") or "", size_type=move.get("size_type") or "", plate=plate,
-            slot=slot_text(*pair), start=pair[0], status=status, created=self.clock.now(),
+            slot=slot_text(*pair), start=pair[0], status=status, created=created or self.clock.now(),
             details={k: v for k, v in move.items()
                      if k not in ("container", "booking", "line", "size_type")})
         self._appointments.append(appointment)
@@ -284,7 +285,9 @@ class BookingBook:
         self._numbers.add(number)
         self._store(account.username, account.companies[0], terminal, move_type,
                     rules.move_of_container(container), rng.choice(account.plates),
-                    (start, end), number, status)
+                    (start, end), number, status,
+                    # Derived from the slot, not the wall clock: same seed, same oracle.
+                    created=start - timedelta(days=2))
 
 
 def _pick_by_share(pools: dict[str, list[tuple]], wanted: int) -> list[tuple]:
