@@ -20,6 +20,7 @@ class ApiError(Exception):
     def __init__(
         self,
         message: str | None = None,
+        /,
         *,
         details: Any = None,
         headers: dict[str, str] | None = None,
@@ -33,7 +34,8 @@ class ApiError(Exception):
         self.message = message or self.default_message
         self.details = details
         self.headers = dict(headers or {})
-        # Route-specific keys merged into the error body (e.g. available_options, current_phase).
+        # Route-specific keys merged into the error body (e.g. available_options, current_phase,
+        # and ``message``: that is why the human text above is a positional-only parameter).
         self.extra: dict[str, Any] = extra
         super().__init__(self.message)
 
@@ -77,7 +79,7 @@ class SessionNotFound(ApiError):
 class Unauthorized(ApiError):
     status, error_type, default_message = 401, "unauthorized", "Missing or invalid API key"
 
-    def __init__(self, message: str | None = None, **kw: Any) -> None:
+    def __init__(self, message: str | None = None, /, **kw: Any) -> None:
         kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
         super().__init__(message, **kw)
 
@@ -102,7 +104,7 @@ class MethodNotAllowed(ApiError):
 class SessionBusy(ApiError):
     status, error_type, default_message = 409, "session_busy", "Session is busy"
 
-    def __init__(self, message: str | None = None, **kw: Any) -> None:
+    def __init__(self, message: str | None = None, /, **kw: Any) -> None:
         kw.setdefault("headers", {"Retry-After": "10"})
         super().__init__(message, **kw)
 

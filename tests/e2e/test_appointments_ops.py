@@ -6,10 +6,12 @@ the sandbox (bookings consume shared capacity); the shared jdoe session re-logs 
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+import requests
 
 TTI = "Total Terminals Intl LLC"
 TRAPAC = "TraPac LLC - Los Angeles"
@@ -246,3 +248,32 @@ def test_get_appointments_infinite_json_and_xlsx_body(client: Any, sandbox: Any,
     assert response.status_code == 200 and response.content[:2] == b"PK"
     assert response.headers["X-Session-Id"] == sid
     assert "attachment" in response.headers["Content-Disposition"]
+
+
+def test_no_confirmation_in_time_is_504_with_outcome_unknown(make_service: Any, credentials: Any,
+                                                              sandbox: Any) -> None:
+    """Guarantee 3 of API_SPEC 4.8: Submit clicked, no Confirmation within CONFIRMATION_TIMEOUT ->
+    504, submitted, outcome unknown; and never retried (the portal books it once, later)."""
+    service = make_service(confirmation_timeout=2)
+    its = "ITS Long Beach"
+    request = {**credentials("asmith"), "trucking_company": "SUNSET INTERMODAL INC", "terminal": its,
+               "move_type": "PICK FULL", "container_id": "EISU8000080", "truck_plate": "6F11873"}
+    check = requests.post(f"{service.base_url}/check_appointments", json=request, timeout=300).json()
+    assert check["success"] and check["available_times"], check
+    before = len(sandbox.admin.get("accounts/asmith/appointments")["appointments"])
+    sandbox.admin.add_fault(type="slow", target="xhr", count=1, delay_ms=6000, path_contains="visit/submit")
+    try:
+        response = requests.post(f"{service.base_url}/make_appointment", timeout=300, json={
+            **request, "appointment_session_id": check["appointment_session_id"],
+            "appointment_time": check["available_times"][0]})
+        body = response.json()
+        assert response.status_code == 504 and body["error_type"] == "portal_timeout", body
+        assert body["submitted"] is True and body["outcome"] == "unknown" and "get_appointments" in body["message"]
+        # The slow Submit still lands once: exactly one new appointment, no second attempt.
+        wait_until = time.monotonic() + 30
+        while time.monotonic() < wait_until and \
+                len(sandbox.admin.get("accounts/asmith/appointments")["appointments"]) == before:
+            time.sleep(0.5)
+        assert len(sandbox.admin.get("accounts/asmith/appointments")["appointments"]) == before + 1
+    finally:
+        sandbox.admin.clear_faults()

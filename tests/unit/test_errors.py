@@ -24,3 +24,10 @@ def test_body_carries_extra_keys_and_details():
 def test_idempotency_conflict_status_can_be_409():
     assert errors.IdempotencyConflict(status=409).status == 409
     assert errors.IdempotencyConflict().status == 422
+
+
+def test_message_is_also_a_body_key():
+    # Wizard and booking errors carry a `message` key besides the human `error` (API_SPEC 4.7/4.8).
+    err = errors.PortalTimeout("No confirmation", message="Check /get_appointments before retrying")
+    assert err.body()["error"] == "No confirmation"
+    assert err.body()["message"] == "Check /get_appointments before retrying"
