@@ -95,6 +95,8 @@ def test_wrong_password_shows_error_and_consumes_token(fresh, sandbox):
     fresh.find_element(By.NAME, "Password").send_keys("sandbox-pass")
     deliver_token(fresh, token)
     WebDriverWait(fresh, 5).until(EC.element_to_be_clickable((By.ID, "btnLogin"))).click()
+    # The first error is still on screen until the POST answers: wait for the new page's error.
+    WebDriverWait(fresh, 10).until(EC.staleness_of(error))
     error = WebDriverWait(fresh, 10).until(EC.presence_of_element_located(
         (By.CSS_SELECTOR, "div.validation-summary-errors li")))
     assert error.text == "Please verify that you are not a robot."
