@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from emodal.api import appointments, auth, containers, files, ops, sessions, storage
-from emodal.api.http import new_request_id
+from emodal.api.http import error_body, new_request_id
 from emodal.api.metrics import Metrics
 from emodal.config import Settings
 from emodal.errors import (ApiError, BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge,
@@ -148,11 +148,8 @@ def _install_hooks(app: Flask, settings: Settings, lifecycle: Lifecycle) -> None
     @app.errorhandler(Exception)
     def _error(exc: Exception) -> Response:
         error = _as_api_error(exc)
-        body = error.body()
+        body = error_body(error)
         body["request_id"] = g.get("request_id") or new_request_id(None)
-        if g.get("session_id"):
-            body["session_id"] = g.session_id
-            body["is_new_session"] = bool(g.get("is_new_session"))
         g.error_type = error.error_type
         response = jsonify(body)
         response.status_code = error.status

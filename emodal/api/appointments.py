@@ -166,7 +166,7 @@ class _KeyGuard:
     def failed(self, exc: ApiError) -> None:
         """After Submit the error is the final answer; before it nothing is stored (key reusable)."""
         if self.submitted:
-            self.store.complete(self.tenant, self.key, self.print, exc.status, _error_body(exc))
+            self.store.complete(self.tenant, self.key, self.print, exc.status, http.error_body(exc))
         else:
             self.release()
 
@@ -196,13 +196,6 @@ def _book(params: dict[str, Any], before_submit: Any = None) -> Response:
 def _store() -> IdempotencyStore:
     """The app's idempotency store (created with the app, purged with the files)."""
     return current_app.extensions["emodal_idempotency"]
-
-
-def _error_body(exc: ApiError) -> dict[str, Any]:
-    body = exc.body()
-    if getattr(g, "session_id", None):
-        body.update(session_id=g.session_id, is_new_session=bool(getattr(g, "is_new_session", False)))
-    return body
 
 
 def _replayed(replay: Replay) -> Response:

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import current_app, g, request
 
-from emodal.errors import InvalidJson
+from emodal.errors import ApiError, InvalidJson
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -64,3 +64,13 @@ def remember_session(session_id: str, is_new: bool) -> None:
     """Mark the request as having resolved a session: error bodies and headers then name it (1.2)."""
     g.session_id = session_id
     g.is_new_session = is_new
+
+
+def error_body(error: ApiError) -> dict[str, Any]:
+    """The error envelope of this request (API_SPEC 1.2): ``session_id``/``is_new_session`` once a
+    session was resolved. Shared by the error handler and stored idempotent answers."""
+    body = error.body()
+    if g.get("session_id"):
+        body["session_id"] = g.session_id
+        body["is_new_session"] = bool(g.get("is_new_session"))
+    return body

@@ -235,12 +235,7 @@ class BrowserFactory:
         handle = BrowserHandle(driver, root, download_dir, pgid, service, on_close=self._forget)
         with self._lock:
             self._open[pgid] = handle
-        try:
-            self._configure(driver, download_dir, cdp=True)
-        except BaseException:
-            handle.close()
-            raise
-        return handle
+        return self._configured(handle, cdp=True)
 
     def _create_remote(self, root: Path, download_dir: Path) -> BrowserHandle:
         # The Grid node owns its profile; the download folder only helps a node on this host.
@@ -249,9 +244,12 @@ class BrowserFactory:
             driver = webdriver.Remote(command_executor=self.settings.selenium_remote_url, options=opts)
         except WebDriverException as exc:
             raise PortalUnavailable("Selenium Grid unavailable", details=_short(exc)) from None
-        handle = BrowserHandle(driver, root, download_dir, None, None)
+        return self._configured(BrowserHandle(driver, root, download_dir, None, None), cdp=False)
+
+    def _configured(self, handle: BrowserHandle, *, cdp: bool) -> BrowserHandle:
+        """``handle`` with timeouts and downloads set; closed again (nothing left) if that fails."""
         try:
-            self._configure(driver, download_dir, cdp=False)
+            self._configure(handle.driver, handle.download_dir, cdp=cdp)
         except BaseException:
             handle.close()
             raise

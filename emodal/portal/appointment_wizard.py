@@ -19,9 +19,9 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from emodal.portal.components import Material, Stepper, text_of
 from emodal.portal.datepicker import DatePicker
-from emodal.portal.health import assert_logged_in
+from emodal.portal.health import open_page
 from emodal.portal.urls import PortalUrls, relative_path
-from emodal.portal.waits import wait_for, wait_ready
+from emodal.portal.waits import wait_for
 
 # --- locators ----------------------------------------------------------------------------------------
 CONTAINER_INPUT = "input[formcontrolname='containerNumber']"
@@ -81,9 +81,7 @@ class AppointmentWizard:
     # --- page ----------------------------------------------------------------------------------------
     def open(self) -> None:
         """Load a fresh wizard and wait for step 1 (the page is blank until Angular boots, A8.1)."""
-        self.driver.get(self.urls.addvisit)
-        assert_logged_in(self.driver, self.urls, timeout=self.page_timeout)
-        wait_ready(self.driver, self.page_timeout, "the appointment wizard to load")
+        open_page(self.driver, self.urls.addvisit, self.urls, self.page_timeout, "the appointment wizard to load")
         wait_for(self.driver, lambda d: self.stepper.position() == 1, self.page_timeout,
                  "step 1 of the appointment wizard")
 

@@ -21,7 +21,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from emodal.errors import PortalSessionLost, PortalTimeout, PortalUnavailable
 from emodal.portal.urls import IDENTITY_LOGIN_PATH, PortalUrls
-from emodal.portal.waits import wait_for
+from emodal.portal.waits import wait_for, wait_ready
 
 
 class PageState(str, enum.Enum):
@@ -225,3 +225,11 @@ def _shorten(url: str) -> str:
     if parts.query or parts.fragment:
         return parts._replace(query="", fragment="").geturl() + "?..."
     return url
+
+
+def open_page(driver: WebDriver, url: str, urls: PortalUrls, timeout: float, what: str) -> None:
+    """Load a portal page and wait until its app is ready, failing fast with ``PortalSessionLost``
+    when the portal answers with the login page or the 401 text instead (A10)."""
+    driver.get(url)
+    assert_logged_in(driver, urls, timeout=timeout)
+    wait_ready(driver, timeout, what)

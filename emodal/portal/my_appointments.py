@@ -18,9 +18,9 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from emodal.errors import PortalTimeout, PortalUnavailable
 from emodal.portal.components import Material
-from emodal.portal.health import assert_logged_in
+from emodal.portal.health import open_page
 from emodal.portal.urls import PortalUrls
-from emodal.portal.waits import is_stable, js_click, wait_for, wait_ready
+from emodal.portal.waits import is_stable, js_click, wait_for
 
 ROW_CHECKBOX = "input.mat-checkbox-input"
 #: A9's Excel selectors, first match wins (the real markup is inferred, not observed).
@@ -99,9 +99,7 @@ class MyAppointmentsPage:
 
     def open(self) -> None:
         """Load the page and wait for Angular and its first rows request to settle."""
-        self.driver.get(self.urls.my_appointments)
-        assert_logged_in(self.driver, self.urls, timeout=self.page_timeout)
-        wait_ready(self.driver, self.page_timeout, "My Appointments to load")
+        open_page(self.driver, self.urls.my_appointments, self.urls, self.page_timeout, "My Appointments to load")
 
     def row_count(self) -> int:
         return len(self.read().rows)
