@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from emodal.state.errors import StateCorrupt, StateError, StateLocked, StateWriteError, VersionConflict
-from emodal.state.store import Record, check_names, check_ttl
+from emodal.state.store import Record, check_names, check_namespace, check_ttl
 
 #: (number, name, statements). Append only; never edit a migration that has shipped.
 MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
@@ -77,10 +77,16 @@ class SQLiteStore:
         self.lock_path = self.path.with_suffix(".lock")
         self._clock = clock
         self._mutex = threading.Lock()
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._lock_fd = _take_process_lock(self.lock_path)
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._lock_fd = _take_process_lock(self.lock_path)
+        except OSError as exc:  # read-only or missing mount, a file where the directory should be
+            raise StateWriteError(f"cannot open the state in {self.path.parent}: {exc}") from exc
         try:
             self._db = _connect(self.path)
+        except OSError as exc:
+            os.close(self._lock_fd)
+            raise StateWriteError(f"cannot open {self.path}: {exc}") from exc
         except BaseException:
             os.close(self._lock_fd)
             raise
@@ -124,7 +130,7 @@ class SQLiteStore:
         return current is not None
 
     def scan(self, namespace: str) -> list[Record]:
-        check_names(namespace, "-")
+        check_namespace(namespace)
         with self._reading() as db:
             rows = db.execute(f"SELECT key, value, version, expires_at FROM records WHERE namespace = ?"
                               f" AND {_LIVE} ORDER BY key", (namespace, self._clock())).fetchall()

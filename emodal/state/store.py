@@ -101,10 +101,14 @@ class StateStore(Protocol):
         """Release the backend's resources (connection, process lock). Idempotent."""
 
 
-def check_names(namespace: str, key: str) -> None:
-    """Reject names that would not map one-to-one onto every backend."""
-    if not _NAMESPACE.fullmatch(namespace):
+def check_namespace(namespace: str) -> None:
+    """Reject namespaces that would not map one-to-one onto every backend."""
+    if not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace):
         raise ValueError(f"invalid namespace {namespace!r}: lower-case identifier, at most 64 characters")
+
+
+def check_names(namespace: str, key: str) -> None:
+    check_namespace(namespace)
     if not isinstance(key, str) or not key:
         raise ValueError("record key must be a non-empty string")
 

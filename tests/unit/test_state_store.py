@@ -332,6 +332,12 @@ def test_a_corrupt_file_raises_state_corrupt_and_is_left_alone(tmp_path):
     assert path.read_bytes() == garbage
 
 
+def test_an_unusable_state_dir_raises_a_state_error(tmp_path):
+    (tmp_path / "state").write_text("a file where the directory should be")
+    with pytest.raises(StateWriteError, match=str(tmp_path / "state")):
+        SQLiteStore(tmp_path / "state" / "state.db")
+
+
 def test_a_full_disk_raises_state_write_error_and_keeps_committed_data(tmp_path):
     store = SQLiteStore(tmp_path / "state.db")
     try:
