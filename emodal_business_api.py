@@ -1,4 +1,4 @@
-"""Entry point: ``python emodal_business_api.py [--sandbox] [--host H] [--port P]``.
+"""Entry point: ``python emodal_business_api.py [serve|rotate-key] [--sandbox] [--host H] [--port P]``.
 
 One process, a waitress thread pool of ``SERVER_THREADS`` (the session registry lives in memory,
 so never several workers). ``--sandbox`` starts the local portal replica in-process on a free port
@@ -21,12 +21,16 @@ from waitress import create_server
 
 from emodal.app import create_app, shutdown
 from emodal.config import ConfigError, Settings
+from emodal.state.cli import rotate_key_command
 
 log = logging.getLogger("emodal.main")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="E-Modal Business Operations API")
+    parser.add_argument("command", nargs="?", choices=("serve", "rotate-key"), default="serve",
+                        help="serve (default), or rotate-key: re-encrypt stored secrets under a new key "
+                             "(service stopped)")
     parser.add_argument("--host", help="listen address (default HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port (default PORT or 5010; 0 = a free port)")
     parser.add_argument("--sandbox", action="store_true",
@@ -44,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "rotate-key":
+        return rotate_key_command(settings)
     sandbox = None
     if args.sandbox:
         # The one place outside tests and the demo allowed to import the sandbox (PORTAL_SPEC B1).

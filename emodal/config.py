@@ -68,6 +68,10 @@ class Settings:
     downloads_dir: Path = Path("downloads")
     #: ``None`` means ``<downloads_dir>/.state`` (resolved in ``__post_init__``).
     state_dir: Path | None = None
+    #: ``None`` means ``sqlite:///<state_dir>/state.db`` (emodal.state.open_store).
+    state_url: str | None = None
+    #: Fernet key(s) sealing stored secrets; ``None`` = generated once into ``<state_dir>/state.key``.
+    state_encryption_key: str | None = field(default=None, repr=False)
     file_retention_hours: int = 24
     display_timezone: str = "UTC"
     screenshot_overlay: bool = True
@@ -150,6 +154,7 @@ class Settings:
         out["emodal_api_keys"] = f"<{len(self.emodal_api_keys)} keys>"
         out["emodal_admin_keys"] = f"<{len(self.emodal_admin_keys)} keys>"
         out["session_secret"] = "<hidden>"
+        out["state_encryption_key"] = None if self.state_encryption_key is None else "<hidden>"
         return out
 
 
