@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
-from emodal.portal.components import Material, Stepper, text_of
+from emodal.portal.components import INPUT_BY_LABEL_XPATH, Material, Stepper, text_of
 from emodal.portal.datepicker import DatePicker
 from emodal.portal.health import open_page
 from emodal.portal.urls import PortalUrls, relative_path
@@ -27,6 +27,10 @@ from emodal.portal.waits import wait_for
 CONTAINER_INPUT = "input[formcontrolname='containerNumber']"
 BOOKING_INPUT = "input[formcontrolname='bookingNumber']"
 AUTOCOMPLETE_INPUT = "input.mat-autocomplete-trigger"
+AUTOCOMPLETE_BY_LABEL_XPATH = (".//mat-label[normalize-space(text())='{label}']/ancestor::mat-form-field[1]"
+                               "//input[contains(@class,'mat-autocomplete-trigger')]")
+QUANTITY_INPUT_XPATH = INPUT_BY_LABEL_XPATH.format(label="Quantity")
+FIELD_ERROR = "mat-error"
 MOVE_CHECKBOX = "input.mat-checkbox-input"
 PIN_INPUTS = "input[formcontrolname='Pin'], input[matinput][placeholder*='PIN']"
 UNIT_INPUTS = "input[formcontrolname='Unit'], input[matinput][uppercase][maxlength='11']"
@@ -111,9 +115,18 @@ class AppointmentWizard:
     def close_dialog(self) -> None:
         self.m.close_dialog()
 
+    def _shown(self, locator: str, by: str = By.CSS_SELECTOR, panel: WebElement | None = None) -> WebElement | None:
+        """The first displayed match of ``locator`` in the active step panel (B17 rule 4).
+
+        Every control look-up goes through here: hidden steps keep their controls in the DOM
+        (PORTAL_SPEC A6, B11.1), so a page-wide match, or a hidden one, is never used.
+        ``panel`` saves a round trip when the caller already holds the active panel.
+        """
+        return self.m.shown_in(panel or self.panel, locator, by)
+
     def field_errors(self) -> list[str]:
         """Visible mat-error texts of the active step (why Next did not advance)."""
-        return [text_of(self.driver, e) for e in self.panel.find_elements(By.CSS_SELECTOR, "mat-error")
+        return [text_of(self.driver, e) for e in self.panel.find_elements(By.CSS_SELECTOR, FIELD_ERROR)
                 if e.is_displayed()]
 
     # --- step 1 --------------------------------------------------------------------------------------
@@ -125,21 +138,21 @@ class AppointmentWizard:
         """Which second card step 1 shows after the Move Type: ``container``, ``booking`` or ``line_equip``."""
         def _form(d: WebDriver) -> str | bool:
             panel = self.panel
-            if _displayed(panel, CONTAINER_INPUT):
+            if self._shown(CONTAINER_INPUT, panel=panel):
                 return "container"
-            if _displayed(panel, BOOKING_INPUT):
+            if self._shown(BOOKING_INPUT, panel=panel):
                 return "booking"
-            if _displayed(panel, AUTOCOMPLETE_INPUT):
+            if self._shown(AUTOCOMPLETE_INPUT, panel=panel):
                 return "line_equip"
             return False
         return wait_for(self.driver, _form, self.m.timeout, "the step-1 move form")
 
     def add_container(self, number: str) -> bool:
-        return self.m.add_chip(_displayed(self.panel, CONTAINER_INPUT), number)
+        return self.m.add_chip(self._shown(CONTAINER_INPUT), number)
 
     def add_booking(self, number: str) -> bool:
         """Add the booking chip; the portal validates it by XHR and may answer with a dialog."""
-        return self.m.add_chip(_displayed(self.panel, BOOKING_INPUT), number)
+        return self.m.add_chip(self._shown(BOOKING_INPUT), number)
 
     def set_line_equip(self, line: str, equip_size: str) -> tuple[str, str]:
         """Fill the Line and Equip Size autocompletes (by mat-label, else first/second, A8.2)."""
@@ -151,33 +164,33 @@ class AppointmentWizard:
 
     def _autocomplete(self, label: str, index: int) -> WebElement:
         panel = self.panel
-        by_label = panel.find_elements(
-            By.XPATH, f".//mat-label[normalize-space(text())='{label}']/ancestor::mat-form-field[1]"
-                      "//input[contains(@class,'mat-autocomplete-trigger')]")
-        shown = [e for e in by_label if e.is_displayed()]
-        if shown:
-            return shown[0]
+        by_label = self._shown(AUTOCOMPLETE_BY_LABEL_XPATH.format(label=label), By.XPATH, panel)
+        if by_label is not None:
+            return by_label
         triggers = [e for e in panel.find_elements(By.CSS_SELECTOR, AUTOCOMPLETE_INPUT) if e.is_displayed()]
         return triggers[index]
 
     def set_quantity(self, quantity: int) -> None:
         """Type the Quantity (initial 0 on the portal) when the form has one."""
-        inputs = self.panel.find_elements(
-            By.XPATH, ".//mat-label[contains(text(),'Quantity')]/ancestor::mat-form-field[1]//input")
-        shown = [e for e in inputs if e.is_displayed()]
-        if shown:
-            _type(shown[0], str(quantity))
+        quantity_input = self._shown(QUANTITY_INPUT_XPATH, By.XPATH)
+        if quantity_input is not None:
+            _type(quantity_input, str(quantity))
 
     # --- step 2 --------------------------------------------------------------------------------------
     def check_move(self) -> None:
-        """Check the move card's checkbox: the active panel's first ``input.mat-checkbox-input``."""
-        box = wait_for(self.driver, lambda d: self.panel.find_elements(By.CSS_SELECTOR, MOVE_CHECKBOX)[0],
+        """Check the move card's checkbox: the active panel's first ``input.mat-checkbox-input``.
+
+        Not filtered on display: Material hides that input (``cdk-visually-hidden``) and shows its host.
+        Waited for: the cards may render just after the step is selected.
+        """
+        box = wait_for(self.driver,
+                       lambda d: next(iter(self.panel.find_elements(By.CSS_SELECTOR, MOVE_CHECKBOX)), False),
                        self.m.timeout, "the move checkbox")
         self.m.ensure_checked(box)
 
     def pin_field(self) -> tuple[WebElement | None, bool]:
         """The PIN input if the step shows one, and whether the portal marks it required."""
-        pin = _displayed(self.panel, PIN_INPUTS)
+        pin = self._shown(PIN_INPUTS)
         if pin is None:
             return None, False
         required = bool(self.driver.execute_script(
@@ -191,7 +204,7 @@ class AppointmentWizard:
 
     def set_unit(self, unit: str) -> bool:
         """Type the Unit number when the field is editable (it is pre-filled read-only on imports)."""
-        unit_input = _displayed(self.panel, UNIT_INPUTS)
+        unit_input = self._shown(UNIT_INPUTS)
         if unit_input is None or not unit_input.is_enabled() or unit_input.get_attribute("readonly") is not None:
             return False
         _type(unit_input, unit)
@@ -200,8 +213,9 @@ class AppointmentWizard:
     def set_seals(self, seals: list[str]) -> int:
         """Type seals into Seal1_Num..; returns how many fields took a value."""
         typed = 0
+        panel = self.panel
         for n, value in enumerate(seals[:4], start=1):
-            field = _displayed(self.panel, SEAL_INPUT.format(n=n))
+            field = self._shown(SEAL_INPUT.format(n=n), panel=panel)
             if field is not None:
                 _type(field, value)
                 typed += 1
@@ -210,9 +224,10 @@ class AppointmentWizard:
     def choose_plate(self, plate: str, *, wildcard: bool) -> tuple[str, list[str]]:
         """Pick the truck plate in its autocomplete (exact match rule). With ``wildcard`` (checks
         only), ``*`` or the v1 placeholder ``ABC123`` that matches no plate picks the first one."""
-        plate_input = _displayed(self.panel, PLATE_INPUT)
+        panel = self.panel
+        plate_input = self._shown(PLATE_INPUT, panel=panel)
         if plate_input is None:  # fallback of the earlier automation: the step's first autocomplete
-            plate_input = _displayed(self.panel, AUTOCOMPLETE_INPUT)
+            plate_input = self._shown(AUTOCOMPLETE_INPUT, panel=panel)
         return self.m.autocomplete_choose(plate_input, plate, "truck_plate",
                                           wildcards=PLATE_WILDCARDS if wildcard else ())
 
@@ -221,16 +236,15 @@ class AppointmentWizard:
 
     def own_chassis(self) -> bool | None:
         """The pressed own-chassis toggle (True = YES), None when the step has none."""
+        panel = self.panel
         for text, value in (("YES", True), ("NO", False)):
-            found = self.panel.find_elements(By.XPATH, f".//span[normalize-space(text())='{text}']"
-                                                       "/ancestor::button[contains(@class,'mat-button-toggle')][1]")
-            if any(b.get_attribute("aria-pressed") == "true" for b in found):
+            if self.m.toggle_pressed(panel, text):
                 return value
         return None
 
     # --- step 3 --------------------------------------------------------------------------------------
     def slot_select(self) -> WebElement | None:
-        return _displayed(self.panel, SLOT_SELECT)
+        return self._shown(SLOT_SELECT)
 
     def open_slots(self) -> list[str]:
         """Open the slot select and return its option texts verbatim (panel left open for a shot)."""
@@ -265,7 +279,7 @@ class AppointmentWizard:
 
     def submit_button(self) -> WebElement:
         """The step's Submit button (`//button//span[contains(text(),'Submit')]/..`, A8.1)."""
-        return wait_for(self.driver, lambda d: _first_shown(self.panel.find_elements(By.XPATH, SUBMIT_XPATH)),
+        return wait_for(self.driver, lambda d: self._shown(SUBMIT_XPATH, By.XPATH) or False,
                         self.m.timeout, "the Submit button")
 
     def submit(self, button: WebElement) -> None:
@@ -307,14 +321,6 @@ def confirmation_number(pairs: list[tuple[str, str]], blocks: list[str]) -> str 
             if nxt:
                 return nxt
     return None
-
-
-def _displayed(scope: WebElement, css: str) -> WebElement | None:
-    return next((e for e in scope.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()), None)
-
-
-def _first_shown(elements: list[WebElement]) -> WebElement | bool:
-    return next((e for e in elements if e.is_displayed()), False)
 
 
 def _type(element: WebElement, text: str) -> None:

@@ -14,7 +14,6 @@ quirks are handled once here:
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from selenium.common.exceptions import ElementClickInterceptedException, ElementNotInteractableException
@@ -24,12 +23,13 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
 from emodal.errors import OptionNotAvailable, PortalTimeout
-from emodal.portal.waits import is_stable, js_click, scroll_into_view, wait_for, wait_stable
+from emodal.portal.waits import first_displayed, is_stable, js_click, scroll_into_view, wait_for, wait_stable
 from emodal.validation import match_option
 
 # --- locators (defined once) -----------------------------------------------------------------------
 OVERLAY_OPTIONS_CSS = ".cdk-overlay-container mat-option"
 OPEN_PANEL_CSS = ".cdk-overlay-container .mat-select-panel, .cdk-overlay-container .mat-autocomplete-panel"
+BACKDROP_CSS = ".cdk-overlay-backdrop"
 DIALOG_CSS = "mat-dialog-container"
 CLOSE_BUTTON_XPATH = ".//span[@class='mat-button-wrapper' and text()='CLOSE']"
 SELECT_BY_LABEL_XPATH = ".//mat-label[contains(text(),'{label}')]/ancestor::mat-form-field[1]//mat-select"
@@ -96,13 +96,21 @@ class Material:
     def close_panels(self) -> None:
         """Close any select/autocomplete panel and wait until it is gone."""
         if self.driver.find_elements(By.CSS_SELECTOR, OPEN_PANEL_CSS):
-            backdrops = self.driver.find_elements(By.CSS_SELECTOR, ".cdk-overlay-backdrop")
+            backdrops = self.driver.find_elements(By.CSS_SELECTOR, BACKDROP_CSS)
             if backdrops:
                 js_click(self.driver, backdrops[-1])
             else:
                 self.body_click()
             wait_for(self.driver, lambda d: not d.find_elements(By.CSS_SELECTOR, OPEN_PANEL_CSS),
                      self.timeout, "the dropdown panel to close")
+
+    def shown_in(self, scope: WebElement, locator: str, by: str = By.XPATH, *,
+                 enabled: bool = False) -> WebElement | None:
+        """The first displayed (and enabled, if asked) match of ``locator`` inside ``scope``.
+
+        Why: the one scoped look-up of every control; hidden wizard steps keep copies in the DOM.
+        """
+        return first_displayed(scope.find_elements(by, locator), enabled=enabled)
 
     def stable(self, what: str) -> None:
         wait_stable(self.driver, self.timeout, what)
@@ -118,7 +126,7 @@ class Material:
     def find_select(self, scope: WebElement, label: str) -> WebElement:
         """The mat-select of the form field whose mat-label contains ``label`` (A8.2)."""
         xpath = SELECT_BY_LABEL_XPATH.format(label=label)
-        return wait_for(self.driver, lambda d: _first_displayed(scope.find_elements(By.XPATH, xpath)),
+        return wait_for(self.driver, lambda d: self.shown_in(scope, xpath) or False,
                         self.timeout, f"the '{label}' dropdown")
 
     def open_select(self, select: WebElement, what: str) -> list[tuple[WebElement, str]]:
@@ -217,13 +225,18 @@ class Material:
         """Press YES or NO of a mat-button-toggle pair; return the state read back (True = YES)."""
         wanted = "YES" if yes else "NO"
         xpath = TOGGLE_XPATH.format(text=wanted)
-        target = wait_for(self.driver, lambda d: _first_displayed(scope.find_elements(By.XPATH, xpath)),
+        target = wait_for(self.driver, lambda d: self.shown_in(scope, xpath) or False,
                           self.timeout, f"the {wanted} toggle")
         if not _toggle_pressed(target):
             button = target if target.tag_name.lower() == "button" else target.find_element(By.TAG_NAME, "button")
             self.click(button)
             wait_for(self.driver, lambda d: _toggle_pressed(target), self.timeout, f"the {wanted} toggle to be pressed")
         return _toggle_pressed(target) == yes
+
+    def toggle_pressed(self, scope: WebElement, text: str) -> bool | None:
+        """Whether the shown toggle reading ``text`` in ``scope`` is pressed; None if there is none."""
+        target = self.shown_in(scope, TOGGLE_XPATH.format(text=text))
+        return None if target is None else _toggle_pressed(target)
 
     def ensure_checked(self, checkbox_input: WebElement) -> None:
         """Check a legacy mat-checkbox (state = the input's ``aria-checked``), clicking its host."""
@@ -290,7 +303,8 @@ class Stepper:
         """
         before = self.position()
         panel = self.active_panel()
-        button = wait_for(self.driver, lambda d: _first_enabled(panel.find_elements(By.XPATH, NEXT_BUTTON_XPATH)),
+        # The step's own Next, visible and enabled: every step keeps one in the DOM (A8.1).
+        button = wait_for(self.driver, lambda d: self.m.shown_in(panel, NEXT_BUTTON_XPATH, enabled=True) or False,
                           self.m.timeout, f"the Next button of step {before}")
         self.m.click(button)
 
@@ -306,14 +320,6 @@ class Stepper:
             return False
 
         return wait_for(self.driver, outcome, self.m.timeout, f"step {before} to advance after Next")
-
-
-def _first_displayed(elements: Sequence[WebElement]) -> WebElement | bool:
-    return next((e for e in elements if e.is_displayed()), False)
-
-
-def _first_enabled(elements: Sequence[WebElement]) -> WebElement | bool:
-    return next((e for e in elements if e.is_displayed() and e.is_enabled()), False)
 
 
 def _toggle_pressed(element: WebElement) -> bool:

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 
-from emodal.portal.components import Material
+from emodal.portal.components import BACKDROP_CSS, Material
 from emodal.portal.waits import js_click, wait_for
 
 ICON_XPATH = ".//mat-icon[normalize-space(text())='calendar_month'] | .//mat-icon[contains(text(),'calendar')]"
@@ -52,8 +52,8 @@ class DatePicker:
 
     def open(self, scope: WebElement) -> None:
         """Click the scope's ``calendar_month`` icon (its button) and wait for the day cells."""
-        icon = wait_for(self.driver, lambda d: next((e for e in scope.find_elements(By.XPATH, ICON_XPATH)
-                                                     if e.is_displayed()), False),
+        # Shown icons only: step 1 keeps its own calendar_month button in the DOM (A6 trap).
+        icon = wait_for(self.driver, lambda d: self.m.shown_in(scope, ICON_XPATH) or False,
                         self.m.timeout, "the calendar button")
         buttons = icon.find_elements(By.XPATH, "./ancestor::button[1]")
         self.m.click(buttons[0] if buttons else icon)
@@ -64,7 +64,7 @@ class DatePicker:
         """Close an open calendar (CDK backdrop click) and wait until its cells are gone."""
         if not self.driver.find_elements(By.CSS_SELECTOR, CELLS):
             return
-        backdrops = self.driver.find_elements(By.CSS_SELECTOR, ".cdk-overlay-backdrop")
+        backdrops = self.driver.find_elements(By.CSS_SELECTOR, BACKDROP_CSS)
         if backdrops:
             js_click(self.driver, backdrops[-1])
         else:

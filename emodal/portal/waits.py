@@ -9,7 +9,7 @@ so an operator reading the error knows which page or widget did not show up.
 """
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from typing import Callable, Iterable, TypeVar
 
 from selenium.common.exceptions import (
     JavascriptException,
@@ -135,36 +135,29 @@ def wait_stable(driver: WebDriver, timeout: float, what: str = "the portal page 
     wait_for(driver, is_stable, timeout, what)
 
 
-def wait_visible(driver: WebDriver, by: str, selector: str, timeout: float, what: str) -> WebElement:
-    """Return the first element matching the locator once it is displayed.
+def first_displayed(elements: Iterable[WebElement], *, enabled: bool = False) -> WebElement | None:
+    """The first of ``elements`` that is displayed (and enabled, when asked), else None.
 
-    Why: hidden copies of an element (hidden wizard steps stay in the DOM, A6) must not satisfy
-    the wait, so among all matches the first *displayed* one wins.
+    Why: hidden copies of a control must never be used. The wizard keeps all four step panels in
+    the DOM with their controls (one Next per step, PORTAL_SPEC A6, A8.1, B11.1), so among all
+    matches the first *displayed* one wins; clicking a disabled button silently does nothing.
     """
+    return next((e for e in elements if e.is_displayed() and (not enabled or e.is_enabled())), None)
 
-    def _visible(drv: WebDriver) -> WebElement | bool:
-        for element in drv.find_elements(by, selector):
-            if element.is_displayed():
-                return element
-        return False
 
-    return wait_for(driver, _visible, timeout, what)  # type: ignore[return-value]
+def wait_visible(driver: WebDriver, by: str, selector: str, timeout: float, what: str) -> WebElement:
+    """Return the first element matching the locator once it is displayed (see :func:`first_displayed`)."""
+    return wait_for(driver, lambda d: first_displayed(d.find_elements(by, selector)) or False,
+                    timeout, what)  # type: ignore[return-value]
 
 
 def wait_enabled(driver: WebDriver, by: str, selector: str, timeout: float, what: str) -> WebElement:
     """Return the first displayed element matching the locator once it is enabled.
 
-    Why: the portal gates actions by disabling buttons (LOGIN until the captcha is solved,
-    Next until a step is valid); clicking a disabled button silently does nothing.
+    Why: the portal gates actions by disabling buttons (LOGIN until the captcha is solved).
     """
-
-    def _enabled(drv: WebDriver) -> WebElement | bool:
-        for element in drv.find_elements(by, selector):
-            if element.is_displayed() and element.is_enabled():
-                return element
-        return False
-
-    return wait_for(driver, _enabled, timeout, what)  # type: ignore[return-value]
+    return wait_for(driver, lambda d: first_displayed(d.find_elements(by, selector), enabled=True) or False,
+                    timeout, what)  # type: ignore[return-value]
 
 
 def scroll_into_view(driver: WebDriver, element: WebElement) -> None:
@@ -195,6 +188,7 @@ def _first_line(exc: BaseException) -> str:
 __all__ = [
     "POLL_SECONDS",
     "TRANSIENT",
+    "first_displayed",
     "is_stable",
     "js_click",
     "page_state",

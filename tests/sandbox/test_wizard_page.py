@@ -21,8 +21,10 @@ pytestmark = [pytest.mark.browser]
 
 TTI = "Total Terminals Intl LLC"
 SLOT_RE = re.compile(r"^[A-Z][a-z]+day \d\d/\d\d/\d{4} \d\d:\d\d - \d\d:\d\d$")
-NEXT = ".//button[contains(@class,'text-next') and .//span[text()='Next']]"
+PAGE_NEXT = "//button[contains(@class,'text-next') and .//span[text()='Next']]"  # the real-site XPath (A8.1)
+NEXT = "." + PAGE_NEXT
 CLOSE = "//span[@class='mat-button-wrapper' and text()='CLOSE']"
+SUBMIT = ".//button//span[contains(text(),'Submit')]/.."
 OPTIONS = "//div[contains(@class,'cdk-overlay-container')]//mat-option//span[@class='mat-option-text']"
 
 
@@ -143,6 +145,53 @@ def test_shell_is_blank_before_boot_then_has_four_steps(driver: Any, sandbox: An
     assert sum("mat-horizontal-stepper-content-inactive" in p.get_attribute("class") for p in panels) == 3
 
 
+def _footer(panel: WebElement) -> dict[str, int]:
+    """How many Next, Back and Submit buttons a step panel holds (shown or not)."""
+    return {name: len(panel.find_elements(By.XPATH, xpath)) for name, xpath in
+            (("next", NEXT), ("back", ".//button[.//span[text()='Back']]"), ("submit", SUBMIT))}
+
+
+def _shown_next(driver: Any) -> list[WebElement]:
+    """The page-wide text-next XPath filtered the real-site way: visible and enabled (A8.1)."""
+    return [b for b in driver.find_elements(By.XPATH, PAGE_NEXT) if b.is_displayed() and b.is_enabled()]
+
+
+def test_every_step_panel_is_rendered_from_the_start_and_only_the_active_one_shows(wizard: Any) -> None:
+    """B11.1: all four panels, with their footers, stay in the DOM; inactive ones are not displayed,
+    so the page-wide Next XPath matches one button per step and only the active step's is visible."""
+    driver = wizard
+    panels = driver.find_elements(By.CSS_SELECTOR, "div.mat-horizontal-stepper-content[role=tabpanel]")
+    assert [p.get_attribute("id") for p in panels] == [f"cdk-step-content-0-{i}" for i in range(4)]
+    assert [_footer(p) for p in panels] == [
+        {"next": 1, "back": 0, "submit": 0}, {"next": 1, "back": 1, "submit": 0},
+        {"next": 0, "back": 1, "submit": 1}, {"next": 0, "back": 0, "submit": 0}]
+    assert [p.is_displayed() for p in panels] == [True, False, False, False]
+    assert [driver.execute_script("return getComputedStyle(arguments[0]).visibility", p) for p in panels[1:]] == \
+        ["hidden"] * 3
+    nexts = driver.find_elements(By.XPATH, PAGE_NEXT)
+    assert len(nexts) == 2 and _shown_next(driver) == [nexts[0]]
+    # The A6 trap: step 2's plate autocomplete and step 3's slot select are there, hidden, before step 1 is done.
+    plate = driver.find_element(By.CSS_SELECTOR, "input[formcontrolname=Plate].mat-autocomplete-trigger")
+    slot = driver.find_element(By.CSS_SELECTOR, "mat-select[formcontrolname=slot]")
+    assert not plate.is_displayed() and not slot.is_displayed()
+    assert driver.find_elements(By.CSS_SELECTOR, "input.mat-autocomplete-trigger") == [plate]
+
+    step1(driver, TTI, "DROP EMPTY", ["CAIU3000032"])
+    assert next_step(driver) == 2
+    assert driver.find_elements(By.XPATH, PAGE_NEXT) == nexts  # the same buttons, never re-rendered
+    assert _shown_next(driver) == [nexts[1]]
+    assert [p.is_displayed() for p in panels] == [False, True, False, False]
+    assert step2(driver) == 3
+    assert _shown_next(driver) == []  # step 3 has Back and Submit only; both Next stay hidden
+    assert [p.is_displayed() for p in panels] == [False, False, True, False]
+    _, panel = active_panel(driver)
+    assert panel.find_element(By.CSS_SELECTOR, "mat-select[formcontrolname=slot]") == slot and slot.is_displayed()
+    panel.find_element(By.XPATH, ".//button[.//span[text()='Back']]").click()
+    wait_stable(driver)
+    assert active_panel(driver)[0] == 2 and _shown_next(driver) == [nexts[1]]
+    assert [p.is_displayed() for p in panels] == [False, True, False, False]
+
+
 def test_step1_selects_chips_and_variants(wizard: Any) -> None:
     driver = wizard
     company = driver.find_element(By.XPATH, "//mat-label[text()='Trucking company']/ancestor::mat-form-field//mat-select")
@@ -180,8 +229,9 @@ def test_step1_selects_chips_and_variants(wizard: Any) -> None:
 
     choose(driver, "Terminal", "TraPac LLC - Los Angeles")
     choose(driver, "Move Type", "DROP EMPTY")
-    triggers = driver.find_elements(By.CSS_SELECTOR, "input[matinput].mat-autocomplete-trigger")
-    assert len(triggers) == 2
+    _, panel = active_panel(driver)
+    triggers = panel.find_elements(By.CSS_SELECTOR, "input[matinput].mat-autocomplete-trigger")
+    assert len(triggers) == 2  # page-wide there is a third: step 2's hidden Truck Plate
     assert all(t.get_dom_attribute("placeholder") is None and t.get_dom_attribute("formcontrolname") is None for t in triggers)
     triggers[0].click()
     assert option_texts(driver) == ["CMDU", "EGLV", "GMSU", "HDMU", "MSC", "ONEY", "OOLU", "YMJA"]
@@ -264,7 +314,7 @@ def test_pick_full_books_once_and_only_for_jdoe(wizard: Any, sandbox: Any, porta
     start = datetime.strptime(slot.split(" ", 1)[1][:16], "%m/%d/%Y %H:%M") - timedelta(hours=6)
     assert panel.find_element(By.CSS_SELECTOR, "div.info-box").text.endswith(
         f"Check-In for this visit should be completed by {start:%m/%d/%Y %H:%M}")
-    panel.find_element(By.XPATH, ".//button//span[contains(text(),'Submit')]/..").click()
+    panel.find_element(By.XPATH, SUBMIT).click()
     wait_stable(driver)
     step, panel = active_panel(driver)
     assert step == 4
@@ -333,7 +383,7 @@ def test_booking_moves_pick_a_day_then_a_slot(wizard: Any, sandbox: Any) -> None
     wait_stable(driver)
     select = panel.find_element(By.CSS_SELECTOR, "mat-select[formcontrolname=slot]")
     assert select.text.split(" ")[1] == f"{day:%m/%d/%Y}"
-    panel.find_element(By.XPATH, ".//button//span[contains(text(),'Submit')]/..").click()
+    panel.find_element(By.XPATH, SUBMIT).click()
     wait_stable(driver)
     step, panel = active_panel(driver)
     assert step == 4
@@ -372,7 +422,7 @@ def test_submit_of_a_vanished_slot_stays_on_step_3_with_fresh_slots(wizard: Any,
     panel.find_element(By.CSS_SELECTOR, "mat-select[formcontrolname=slot]").click()
     driver.find_element(By.XPATH, f"//mat-option//span[normalize-space(text())='{slot}']").click()
     sandbox.admin.put("slots", {"terminal": "ITS Long Beach", "slot": slot, "capacity": 0})
-    panel.find_element(By.XPATH, ".//button//span[contains(text(),'Submit')]/..").click()
+    panel.find_element(By.XPATH, SUBMIT).click()
     wait_stable(driver)
     assert close_dialog(driver) == "The selected appointment time is no longer available."
     assert active_panel(driver)[0] == 3

@@ -1,7 +1,11 @@
 /*
  * Termops "Add Appointment" wizard (PORTAL_SPEC A8, B11): four-step mat-stepper whose panels all
- * stay in the DOM. Steps validate on the client, then by XHR; refusals open the message dialog.
- * Every wait (XHR, booking validation, step transition) is tracked so isStable() is false.
+ * stay in the DOM. Every panel is rendered at boot with its fields and footer, as Material's
+ * stepper does, so hidden steps keep their Next/Back/Submit buttons, the Plate autocomplete and the
+ * slot select (the A6 trap: page-wide look-ups hit them). Entering a step only fills its data-driven
+ * parts (move cards, summaries, slot options). Steps validate on the client, then by XHR; refusals
+ * open the message dialog. Every wait (XHR, booking validation, step transition) is tracked so
+ * isStable() is false.
  */
 (function () {
   'use strict';
@@ -10,7 +14,9 @@
   var LABELS = ['Add required data', 'Add move details', 'Choose appointment time', 'Confirmation'];
   var FAILED = 'Something went wrong. Please try again.';
   var st = { company: data.companies[0] || null, terminal: null, move: null, variant: null, moves: [] };
-  var stepper, form1 = {}, cards = [], plate, slotBox, busy = false;
+  // step2/step3: the data-driven parts of those panels; chosen: the checked cards taken to step 3.
+  var stepper, form1 = {}, step2 = {}, step3 = {}, cards = [], chosen = [], plate, slotBox, busy = false;
+  var summaries = [];
 
   /* ---- helpers ----------------------------------------------------------------------------- */
   function svg(markup) {
@@ -62,10 +68,13 @@
   function next(action) { return EM.button('Next', { flavour: 'mat-stroked-button', classes: 'text-next', onClick: guarded(action) }); }
   function back(index) { return EM.button('Back', { flavour: 'mat-stroked-button', classes: 'text-back', onClick: function () { stepper.select(index); } }); }
   function summaryStrip() {
+    // Built once per panel; showSummaries() refreshes the values when a step is entered.
+    var company = h('span', { class: 'summary-value' }), terminal = h('span', { class: 'summary-value' });
+    summaries.push(function () { company.textContent = st.company || ''; terminal.textContent = st.terminal || ''; });
     return h('div', { class: 'summary-strip' },
-      h('span', { class: 'summary-label' }, 'Trucking Company'), h('span', { class: 'summary-value' }, st.company),
-      h('span', { class: 'summary-label' }, 'Terminal'), h('span', { class: 'summary-value' }, st.terminal));
+      h('span', { class: 'summary-label' }, 'Trucking Company'), company, h('span', { class: 'summary-label' }, 'Terminal'), terminal);
   }
+  function showSummaries() { summaries.forEach(function (show) { show(); }); }
   function pair(label, value) {
     return [h('div', { class: 'field-label', inserted: true }, label), h('div', { class: 'field-data', inserted: true }, value)];
   }
@@ -171,7 +180,7 @@
     if (!step1ClientValid()) return null;
     return EM.api('POST', 'api/visit/validate', step1Body()).then(function (res) {
       st.moves = res.moves;
-      buildStep2(stepper.panels[1]);
+      fillStep2();
       return goTo(1);
     }, refuse);
   }
@@ -225,37 +234,42 @@
     return c;
   }
   function buildStep2(panel) {
-    panel.textContent = '';
-    var discard = EM.button('DISCARD', { flavour: 'mat-raised-button', classes: 'discard-button', disabled: true, onClick: function () {
+    var discard = step2.discard = EM.button('DISCARD', { flavour: 'mat-raised-button', classes: 'discard-button', disabled: true, onClick: function () {
       cards = cards.filter(function (c) { if (c.check.isChecked()) { c.el.remove(); return false; } return true; });
       discard.setDisabled(true);
     } });
-    var list = h('div', { class: 'move-cards' });
-    cards = st.moves.map(function (m) {
-      var c = card(m);
-      c.check.input.addEventListener('change', function () {
-        discard.setDisabled(!cards.some(function (x) { return x.check.isChecked(); }));
-      });
-      list.appendChild(c.el);
-      return c;
-    });
+    step2.list = h('div', { class: 'move-cards' });
     plate = F.autocomplete({ formcontrolname: 'Plate', options: data.plates });
     plate.field = F.formField('Truck Plate', plate.input, { required: true, type: 'mat-input', classes: 'plate-field' });
     panel.appendChild(summaryStrip());
     panel.appendChild(h('div', { class: 'discard-row' }, discard));
-    panel.appendChild(list);
+    panel.appendChild(step2.list);
     panel.appendChild(h('div', { class: 'plate-row' }, plate.field.el,
       EM.button(['ADD MOVE', EM.icon('keyboard_arrow_down')], { flavour: 'mat-button', classes: 'add-move' })));
     panel.appendChild(footer(back(0), next(submitStep2)));
   }
+  function fillStep2() {
+    // One card per move of the last step-1 Next; the plate, like any form control, keeps its value.
+    showSummaries();
+    step2.list.textContent = '';
+    step2.discard.setDisabled(true);
+    cards = st.moves.map(function (m) {
+      var c = card(m);
+      c.check.input.addEventListener('change', function () {
+        step2.discard.setDisabled(!cards.some(function (x) { return x.check.isChecked(); }));
+      });
+      step2.list.appendChild(c.el);
+      return c;
+    });
+  }
   function checkedCards() { return cards.filter(function (c) { return c.check.isChecked(); }); }
   function submitStep2() {
-    var chosen = checkedCards();
-    var ok = chosen.length > 0 && chosen.map(function (c) { return c.validate(true); }).every(Boolean);
+    var checked = checkedCards();
+    var ok = checked.length > 0 && checked.map(function (c) { return c.validate(true); }).every(Boolean);
     plate.field.setError(plate.isOption() ? null : 'Required');
     if (!ok || !plate.isOption()) return null;
     return loadSlots(null).then(function (res) {
-      buildStep3(stepper.panels[2], chosen, res);
+      fillStep3(checked, res);
       return goTo(2);
     }, refuse);
   }
@@ -284,32 +298,43 @@
     slotBox.info.style.display = text ? '' : 'none';
     slotBox.infoText.textContent = text || '';
   }
-  function buildStep3(panel, chosen, res) {
-    panel.textContent = '';
+  function buildStep3(panel) {
+    step3.moves = h('div', { class: 'move-summaries' });
+    step3.plate = h('div', { class: 'field-data' });
+    slotBox = { select: F.select({ formcontrolname: 'slot', onChange: function (v) { showInfo(v); } }) };
+    slotBox.field = F.formField(null, slotBox.select.el, { type: 'mat-select', classes: 'slot-field' });
+    slotBox.infoText = h('span', {});
+    slotBox.info = h('div', { class: 'info-box', style: { display: 'none' } }, EM.icon('info'), slotBox.infoText);
+    step3.row = h('div', { class: 'plate-slot-row' }, h('div', { class: 'field-label' }, 'Truck Plate'), step3.plate,
+      EM.icon('check_circle', 'move-badge move-badge-valid'), slotBox.field.el);
     panel.appendChild(summaryStrip());
+    panel.appendChild(step3.moves);
+    panel.appendChild(step3.row);
+    panel.appendChild(slotBox.info);
+    panel.appendChild(footer(back(1), EM.button('Submit', { flavour: 'mat-flat-button', classes: 'mat-warn text-submit', onClick: guarded(submitStep3) })));
+  }
+  function fillStep3(checked, res) {
+    chosen = checked;
+    showSummaries();
+    step3.moves.textContent = '';
     chosen.forEach(function (c) {
       var d = c.data();
-      panel.appendChild(h('div', { class: 'move-summary', inserted: true }, moveIcon(st.move), EM.icon('check_circle', 'move-badge move-badge-valid'),
+      step3.moves.appendChild(h('div', { class: 'move-summary', inserted: true }, moveIcon(st.move), EM.icon('check_circle', 'move-badge move-badge-valid'),
         pair('Move Type', st.move), pair('Unit Number', d.unit || ''), pair('Line', d.line || ''),
         pair('Equip size', d.size_type || ''), pair('Own chassis', d.own_chassis ? 'Yes' : 'No')));
     });
-    slotBox = { select: F.select({ formcontrolname: 'slot', onChange: function (v) { showInfo(v); } }) };
-    slotBox.infoText = h('span', {});
-    slotBox.info = h('div', { class: 'info-box' }, EM.icon('info'), slotBox.infoText);
-    var row = h('div', { class: 'plate-slot-row' }, pair('Truck Plate', plate.value()), EM.icon('check_circle', 'move-badge move-badge-valid'));
+    step3.plate.textContent = plate.value();
+    if (step3.picker) step3.picker.el.remove();
+    step3.picker = null;
     if (st.variant === 'booking') {
       // Booking moves pick a day first; the day then fills the slot select [S].
-      var picker = F.datepicker({ enabled: res.days, onPick: function (day) { loadSlots(day).then(fillSlots, refuse); } });
-      row.appendChild(picker.el);
+      step3.picker = F.datepicker({ enabled: res.days, onPick: function (day) { loadSlots(day).then(fillSlots, refuse); } });
+      step3.row.insertBefore(step3.picker.el, slotBox.field.el);
       res = { slots: [], empty_text: res.empty_text, days: res.days };
     }
-    row.appendChild(F.formField(null, slotBox.select.el, { type: 'mat-select', classes: 'slot-field' }).el);
-    panel.appendChild(row);
-    panel.appendChild(slotBox.info);
     if (st.variant === 'booking' && res.days.length) { slotBox.select.setOptions([], null); showInfo(null); } else fillSlots(res);
-    panel.appendChild(footer(back(1), EM.button('Submit', { flavour: 'mat-flat-button', classes: 'mat-warn text-submit', onClick: guarded(function () { return submitStep3(chosen); }) })));
   }
-  function submitStep3(chosen) {
+  function submitStep3() {
     var slot = slotBox.select.value();
     var body = { company: st.company, terminal: st.terminal, move_type: st.move, plate: plate.value(), slot: slot,
       moves: chosen.map(function (c) { return c.data(); }) };
@@ -339,7 +364,10 @@
 
   EM.boot(function (outlet) {
     stepper = F.stepper({ labels: LABELS });
+    // Every panel from the start (B11.1); step 4 is filled by the Submit answer.
     buildStep1(stepper.panels[0]);
+    buildStep2(stepper.panels[1]);
+    buildStep3(stepper.panels[2]);
     outlet.parentNode.insertBefore(h('app-add-visit', { class: 'add-visit' }, stepper.el), outlet.nextSibling);
   });
 })();
