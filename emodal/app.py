@@ -103,7 +103,8 @@ def create_app(settings: Settings, *, registry: Any = None, refresher: Any = Non
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops,  # type: ignore[method-assign]
                                 x_prefix=hops)
-    idempotency = IdempotencyStore(settings.state_dir, settings.idempotency_ttl, settings.session_lock_timeout)
+    idempotency = IdempotencyStore(settings.state_dir, settings.idempotency_ttl, settings.session_lock_timeout,
+                                   secret=settings.session_secret)
     lifecycle = Lifecycle(settings, registry, refresher, idempotency)
     app.extensions.update({
         "emodal_idempotency": idempotency,

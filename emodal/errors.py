@@ -146,6 +146,25 @@ class PortalTimeout(PortalError):
     status, error_type, default_message = 504, "portal_timeout", "Portal did not respond in time"
 
 
+class OutcomeUnknown(PortalTimeout):
+    """504 after Submit was clicked with no definite answer read (API_SPEC 4.8 guarantee 3).
+
+    Why one class for every cause (no Confirmation in time, a crashed or killed browser, a lost
+    portal login, a failing read or disk write): the portal may have booked in each case, so the
+    client must check ``/get_appointments`` instead of retrying, and the idempotency record stays
+    ``submitting``. Built only by :func:`emodal.api.business.execute`, the one place that maps
+    failures after Submit.
+    """
+
+    ADVICE = "The appointment may exist. Check /get_appointments before retrying."
+    default_message = "Submit was clicked but its outcome could not be read"
+
+    def __init__(self, message: str | None = None, /, *, cause: str = "internal_error", **kw: Any) -> None:
+        kw.setdefault("current_phase", 3)
+        super().__init__(message, details={"reason": "outcome_unknown", "cause": cause}, submitted=True,
+                         appointment_confirmed=False, outcome="unknown", message=self.ADVICE, **kw)
+
+
 class PortalRejected(PortalError):
     """The portal refused with a dialog; ``portal_message`` carries its own text."""
 

@@ -15,7 +15,7 @@ from emodal.api.schemas import Field, business_schema, parse, register
 from emodal.config import Settings
 from emodal.errors import ApiError, InvalidField
 from emodal.operations.appointments import check_appointments, make_appointment
-from emodal.operations.idempotency import IdempotencyStore, Replay, fingerprint, resolve_key
+from emodal.operations.idempotency import IdempotencyStore, Replay, resolve_key
 from emodal.operations.my_appointments import get_appointments
 
 bp = Blueprint("appointments", __name__)
@@ -152,7 +152,7 @@ class _KeyGuard:
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.store, self.tenant, self.key = _store(), g.tenant, params["idempotency_key"]
-        self.print = fingerprint(params)
+        self.print = self.store.fingerprint(params)
         self.submitted = False
         self.replay = self.store.check(self.tenant, self.key, self.print)
 
@@ -164,8 +164,10 @@ class _KeyGuard:
         self.store.complete(self.tenant, self.key, self.print, response.status_code, response.get_json())
 
     def failed(self, exc: ApiError) -> None:
-        """After Submit the error is the final answer; before it nothing is stored (key reusable)."""
-        if self.submitted:
+        """A refusal the portal showed after Submit is the final answer and is stored. Before Submit
+        nothing is stored (key reusable); an unknown outcome leaves the record ``submitting``, so
+        a replay with this key gets 409 and never a second Submit (API_SPEC 4.8)."""
+        if self.submitted and _result_of(exc) == "rejected":
             self.store.complete(self.tenant, self.key, self.print, exc.status, http.error_body(exc))
         else:
             self.release()

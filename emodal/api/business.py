@@ -28,7 +28,7 @@ from emodal.api.schemas import Schema, missing_fields_error, parse, redact
 from emodal.browser.bundles import write_bundle
 from emodal.browser.factory import BROWSER_ERRORS
 from emodal.browser.screenshots import OverlayInfo, capture
-from emodal.errors import ApiError, InternalError, PortalSessionLost
+from emodal.errors import ApiError, InternalError, OutcomeUnknown, PortalSessionLost
 from emodal.operations.context import FileResult, OperationContext, OperationLog
 from emodal.portal.urls import PortalUrls
 from emodal.sessions.credentials import Credentials
@@ -86,16 +86,14 @@ def execute(route: str, schema_or_parsed: Schema | Mapping[str, Any], operation:
         recovered = False if is_new else registry.ensure_healthy(session)
         try:
             result, retried = _run_with_retry(ctx, operation, registry)
-        except ApiError as exc:
-            _record_failure(ctx, exc)
-            raise
-        except Exception as exc:  # a bug: log it with its traceback, answer a clean 500
-            ctx.log.exception("operation failed unexpectedly")
-            error = InternalError()
+            bundle = _bundle(ctx, bundle_kind, "success", None) if (ctx.debug or always_bundle) else {}
+        except Exception as exc:
+            error = _failure(ctx, exc)
             _record_failure(ctx, error)
+            if error is exc:
+                raise
             raise error from exc
         recovered = recovered or retried
-        bundle = _bundle(ctx, bundle_kind, "success", None) if (ctx.debug or always_bundle) else {}
     if recovered:
         metrics.count_recovery(route)
     return _render(result, ctx, is_new=is_new, recovered=recovered, bundle=bundle)
@@ -147,6 +145,25 @@ def _run_with_retry(ctx: OperationContext, operation: Operation, registry: Any) 
         ctx.log.warning("browser died during the operation; starting a new one and retrying once")
     registry.relogin(ctx.session)
     return operation(ctx), True
+
+
+def _failure(ctx: OperationContext, exc: Exception) -> ApiError:
+    """The error to answer with; the one place that maps every failure after Submit.
+
+    Once ``ctx.no_retry`` is set the portal may have booked, whatever failed next (no Confirmation
+    in time, a crashed or killed browser, a lost login, a failing read, a full disk). The only
+    definite answers are the ones the operation read from the portal and marked ``submitted`` (a
+    refusal dialog); everything else is :class:`OutcomeUnknown` (504), never a plain failure a
+    client would retry with a new key. Before Submit an unexpected exception is a bug: a clean 500.
+    """
+    if not isinstance(exc, ApiError):
+        ctx.log.exception("operation failed unexpectedly")
+    if ctx.no_retry and not (isinstance(exc, ApiError) and exc.extra.get("submitted") is True):
+        ctx.log.warning("failure after Submit: the outcome of the booking is unknown")
+        if isinstance(exc, ApiError):
+            return OutcomeUnknown(exc.message, cause=exc.error_type)
+        return OutcomeUnknown(cause="browser_error" if isinstance(exc, BROWSER_ERRORS) else "internal_error")
+    return exc if isinstance(exc, ApiError) else InternalError()
 
 
 def _record_failure(ctx: OperationContext, exc: ApiError) -> None:

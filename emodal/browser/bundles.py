@@ -3,7 +3,8 @@
 Why per operation: v1 zipped a whole day of screenshots of every user into each bundle. A bundle
 here holds only this request's manifest, screenshots, produced files, page sources (debug only)
 and log lines, so it can be handed to support without leaking another request's data. The request
-is copied into the manifest minus passwords, captcha keys and PINs.
+is copied into the manifest minus passwords, captcha keys and PINs, and every session or wizard id
+in the manifest is shortened as in logs: ids are bearer tokens and a bundle travels to support.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from emodal.operations.context import short_id
 
 #: Bundle kinds of API_SPEC 5 (the zip name ends with the kind).
 KINDS = frozenset({"DEBUG", "PREGATE", "BOOKING", "BULK", "APPOINTMENTS", "check_appointments",
@@ -64,7 +67,7 @@ def build_bundle(session_dir: Path, kind: str, content: BundleContent, when: dat
     if "request" in manifest:
         manifest["request"] = redact(manifest["request"])
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True, default=str))
+        zf.writestr("manifest.json", short_id(json.dumps(manifest, indent=2, sort_keys=True, default=str)))
         for shot in content.screenshots:
             if Path(shot).is_file():
                 zf.write(shot, f"screenshots/{Path(shot).name}")

@@ -7,6 +7,7 @@ strip because OIDC codes and tokens travel there.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import re
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw, ImageFont
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.remote.webdriver import WebDriver
 
 SERVICE_NAME = "E-Modal Business Operations API"
@@ -32,6 +34,21 @@ PADDING = 10
 LINE_GAP = 6
 BACKGROUND = (32, 33, 36)
 FOREGROUND = (255, 255, 255)
+#: Inputs whose text is masked in every capture, on any page (an unknown page is masked too):
+#: password fields and the portal's PIN field (PORTAL_SPEC A8: ``formcontrolname=Pin`` or a
+#: ``PIN`` placeholder).
+SECRET_INPUTS = ("input[type='password'], input[autocomplete$='password'], input[formcontrolname='Pin' i], "
+                 "input[placeholder*='PIN']")
+_MASK_ID = "emodal-screenshot-mask"
+_MASK_JS = """
+const old = document.getElementById(arguments[0]);
+if (old) old.remove();
+const sheet = document.createElement('style');
+sheet.id = arguments[0];
+sheet.textContent = arguments[1] + ' { -webkit-text-security: disc !important; }';
+(document.head || document.documentElement).appendChild(sheet);
+"""
+_UNMASK_JS = "const sheet = document.getElementById(arguments[0]); if (sheet) sheet.remove();"
 
 
 @dataclass(frozen=True)
@@ -68,12 +85,27 @@ def capture(driver: WebDriver, session_dir: Path, info: OverlayInfo, *, overlay:
     """Save a viewport PNG (with the strip when ``overlay``) and return its path."""
     when = when or datetime.now(timezone.utc)
     path = screenshot_path(session_dir, info.request_id, info.tag, when)
-    png = driver.get_screenshot_as_png()
+    png = masked_screenshot(driver)
     if overlay:
         png = annotate(png, overlay_lines(info, driver.current_url, when, display_timezone))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png)
     return path
+
+
+def masked_screenshot(driver: WebDriver) -> bytes:
+    """The viewport PNG with every :data:`SECRET_INPUTS` text drawn as discs.
+
+    No capture without the mask: if the sheet cannot be added the error propagates (a browser
+    that cannot run a script cannot take a screenshot either).
+    """
+    driver.execute_script(_MASK_JS, _MASK_ID, SECRET_INPUTS)
+    try:
+        return driver.get_screenshot_as_png()
+    finally:
+        # A sheet left behind only changes pixels; the capture's own error must not be replaced.
+        with contextlib.suppress(WebDriverException):
+            driver.execute_script(_UNMASK_JS, _MASK_ID)
 
 
 def overlay_lines(info: OverlayInfo, url: str, when: datetime, display_timezone: str) -> list[str]:

@@ -5,8 +5,9 @@ Both walk steps 1-2 through :mod:`emodal.operations.appointment_flow`; here they
 * a check reads the offer (slot texts for imports, calendar days for exports) and leaves the
   wizard open at step 3 for a later booking; it **never** clicks Submit;
 * a booking checks that the requested time/date is offered (else 422, nothing submitted), then
-  clicks Submit once and reports success only when the Confirmation step shows. After the click
-  the context is marked ``no_retry``: a lost session then fails instead of booking twice.
+  clicks Submit once and reports success only when the Confirmation step shows. Right before the
+  click the context is marked ``no_retry``: nothing is retried after it, and the runner turns any
+  failure but a refusal read from the portal into 504 outcome unknown (API_SPEC 4.8).
 """
 from __future__ import annotations
 
@@ -22,10 +23,6 @@ from emodal.operations.appointment_flow import WizardRun
 from emodal.operations.context import OperationContext
 from emodal.portal.appointment_wizard import is_no_slots
 from emodal.validation import match_option
-
-TIMEOUT_ADVICE = ("The portal did not confirm in time; the appointment may exist. "
-                  "Check /get_appointments before retrying.")
-
 
 # --- /check_appointments ---------------------------------------------------------------------------
 def check_appointments(ctx: OperationContext) -> dict[str, Any]:
@@ -105,7 +102,7 @@ def make_appointment(ctx: OperationContext, *, before_submit: Callable[[], None]
     run.store.drop(run.record.appointment_session_id)
     with ctx.step("submit"):
         run.wizard.submit(button)
-        outcome = _wait_confirmation(run)
+        outcome = run.wizard.wait_after_submit()
     if outcome == "dialog":
         _raise_submit_refusal(run, chosen)
     with ctx.step("read_confirmation"):
@@ -174,15 +171,6 @@ def _match_slot(requested: str | None, times: list[str], *, portal_message: str 
     raise SlotNotAvailable(f"Appointment time '{requested}' is not offered by the portal",
                            available_times=times, appointment_times=list(times),
                            portal_message=portal_message, submitted=False)
-
-
-def _wait_confirmation(run: WizardRun) -> str:
-    try:
-        return run.wizard.wait_after_submit()
-    except PortalTimeout as exc:
-        raise PortalTimeout(f"No Confirmation step within {run.ctx.settings.confirmation_timeout} s after Submit",
-                            details=exc.details, submitted=True, appointment_confirmed=False,
-                            outcome="unknown", current_phase=3, message=TIMEOUT_ADVICE) from None
 
 
 def _raise_submit_refusal(run: WizardRun, chosen: dict[str, Any]) -> None:

@@ -8,12 +8,20 @@ nothing. A record still ``submitting`` with no call running means the process di
 Submit and the answer: the outcome is unknown, so 409 and never a second Submit.
 
 Records are JSON files under ``STATE_DIR`` (never served), one per (tenant, key), named by a
-hash so keys never become path components. Writes are atomic (temp file + ``os.replace``) so a
-crash leaves either the old or the new record, never half a file.
+hash so keys never become path components. Writes are atomic (temp file + ``os.replace``, then an
+fsync of the directory so the rename itself survives a power loss) so a crash leaves either the
+old or the new record, never half a file.
+
+Nothing on disk may give a secret back (API_SPEC 2): the fingerprint covers the PIN, which has
+only 10,000 values, so it is an HMAC keyed with a sub-key of ``SESSION_SECRET`` (a plain hash
+would be reversed in a second), and stored bodies lose every secret field. Records carry the id
+of the key that printed them: after a restart with another secret a print cannot be compared,
+so such a record is never replayed (409 while ``submitting``, else 422).
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import tempfile
@@ -23,18 +31,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from emodal.browser.bundles import redact
 from emodal.errors import IdempotencyConflict, InvalidField, SessionBusy
 
 SUBMITTING = "submitting"
 COMPLETED = "completed"
 _KEY_MAX = 255
 
-#: Request fields that define "the same booking" (a replay must be for the same thing).
+#: Request fields that define "the same booking" (a replay must be for the same thing): every
+#: /make_appointment field but the session, debug and key fields. ``appointment_session_id`` is
+#: one: a resumed booking sends little more than it, and another wizard is another booking.
 FINGERPRINT_FIELDS: tuple[str, ...] = (
     "container_type", "trucking_company", "terminal", "move_type", "container_id", "line",
     "equip_size", "booking_number", "truck_plate", "own_chassis", "unit_number", "seal_value",
-    "seals", "appointment_time", "appointment_date", "pin_code",
+    "seals", "appointment_time", "appointment_date", "pin_code", "container_number",
+    "appointment_session_id",
 )
+#: Labels of the sub-keys derived from SESSION_SECRET (one key, one purpose).
+_PRINT_LABEL = b"emodal idempotency fingerprint v1"
+_KEY_ID_LABEL = b"emodal idempotency key id v1"
 
 
 def resolve_key(header_value: str | None, field_value: str | None) -> str | None:
@@ -58,13 +73,6 @@ def _validate_key(value: str, name: str) -> str:
     return value
 
 
-def fingerprint(params: Mapping[str, Any]) -> str:
-    """SHA-256 of the booking fields in canonical JSON (the PIN only as part of the hash)."""
-    subset = {name: params.get(name) for name in FINGERPRINT_FIELDS if params.get(name) is not None}
-    canonical = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
 @dataclass(frozen=True)
 class Replay:
     """A stored final answer to send again."""
@@ -76,12 +84,20 @@ class Replay:
 class IdempotencyStore:
     """File-backed records plus in-process tracking of calls that are still running."""
 
-    def __init__(self, state_dir: Path | str, ttl: float, wait_timeout: float) -> None:
+    def __init__(self, state_dir: Path | str, ttl: float, wait_timeout: float, *, secret: bytes) -> None:
         self._dir = Path(state_dir) / "idempotency"
         self._ttl = ttl
         self._wait_timeout = wait_timeout
+        self._print_key = hmac.new(secret, _PRINT_LABEL, hashlib.sha256).digest()
+        self._key_id = hmac.new(secret, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:16]
         self._cond = threading.Condition()
         self._running: set[str] = set()
+
+    def fingerprint(self, params: Mapping[str, Any]) -> str:
+        """HMAC-SHA256 (server sub-key) of the booking fields in canonical JSON."""
+        subset = {name: params.get(name) for name in FINGERPRINT_FIELDS if params.get(name) is not None}
+        canonical = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
+        return hmac.new(self._print_key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
 
     # --- file handling ---------------------------------------------------------------------------
     def _path(self, tenant: str, key: str) -> Path:
@@ -103,13 +119,23 @@ class IdempotencyStore:
         fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(record, handle)
+                json.dump({**record, "key_id": self._key_id}, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self._sync_dir()
+
+    def _sync_dir(self) -> None:
+        """Make the rename durable: without it a power loss can bring back the old directory entry
+        (no ``submitting`` record, so a retry would Submit a second time)."""
+        fd = os.open(self._dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     # --- protocol ----------------------------------------------------------------------------------
     def check(self, tenant: str, key: str, print_: str, now: float | None = None) -> Replay | None:
@@ -126,7 +152,8 @@ class IdempotencyStore:
             while True:
                 record = self._read(self._path(tenant, key), time.time() if now is None else now)
                 if record is not None:
-                    replay = self._judge(record, print_, running=token in self._running)
+                    replay = self._judge(record, print_, running=token in self._running,
+                                         comparable=record.get("key_id") == self._key_id)
                     if replay is not None:
                         return replay
                 elif token not in self._running:
@@ -140,18 +167,26 @@ class IdempotencyStore:
                 self._cond.wait(remaining)
 
     @staticmethod
-    def _judge(record: Mapping[str, Any], print_: str, running: bool) -> Replay | None:
-        """A stored record's verdict: replay, conflict (raised), or ``None`` = wait for its call."""
-        if record.get("fingerprint") != print_:
+    def _judge(record: Mapping[str, Any], print_: str, running: bool, comparable: bool) -> Replay | None:
+        """A stored record's verdict: replay, conflict (raised), or ``None`` = wait for its call.
+
+        ``comparable`` is false for a record printed with another secret (a restart without a
+        fixed SESSION_SECRET): its payload cannot be checked, so it is never replayed.
+        """
+        if comparable and record.get("fingerprint") != print_:
             raise IdempotencyConflict("Idempotency-Key was already used with different booking fields",
                                       details={"reason": "fingerprint_mismatch"})
         if record.get("state") == COMPLETED:
+            if not comparable:
+                raise IdempotencyConflict("Idempotency-Key was already used before a restart with another "
+                                          "SESSION_SECRET; its booking fields cannot be compared",
+                                          details={"reason": "secret_changed"})
             return Replay(int(record["status"]), dict(record["body"]))
         if not running:
             raise IdempotencyConflict(
                 "An earlier request with this Idempotency-Key was cut off after Submit; its outcome "
                 "is unknown. Check /get_appointments before retrying with a new key.",
-                status=409, details={"reason": "outcome_unknown"})
+                status=409, details={"reason": "outcome_unknown"}, submitted=True, outcome="unknown")
         return None
 
     def begin(self, tenant: str, key: str, print_: str) -> None:
@@ -163,13 +198,13 @@ class IdempotencyStore:
                                "updated_at": now})
 
     def complete(self, tenant: str, key: str, print_: str, status: int, body: Mapping[str, Any]) -> None:
-        """Store the final answer and wake any request waiting for it."""
+        """Store the final answer (without secret fields) and wake any request waiting for it."""
         path = self._path(tenant, key)
         now = time.time()
         with self._cond:
             try:
                 self._write(path, {"fingerprint": print_, "state": COMPLETED, "created_at": now,
-                                   "updated_at": now, "status": int(status), "body": dict(body)})
+                                   "updated_at": now, "status": int(status), "body": redact(dict(body))})
             finally:
                 self._running.discard(path.name)
                 self._cond.notify_all()
@@ -194,5 +229,4 @@ class IdempotencyStore:
         return removed
 
 
-__all__ = ["COMPLETED", "FINGERPRINT_FIELDS", "IdempotencyStore", "Replay", "SUBMITTING",
-           "fingerprint", "resolve_key"]
+__all__ = ["COMPLETED", "FINGERPRINT_FIELDS", "IdempotencyStore", "Replay", "SUBMITTING", "resolve_key"]

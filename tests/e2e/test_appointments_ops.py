@@ -207,6 +207,12 @@ def test_booking_confirms_consumes_capacity_and_replays_by_key(client: Any, sand
     other = client.post("/make_appointment", json={**request, "truck_plate": "9E47781"},
                         headers={"Idempotency-Key": "e2e-book-1"})
     assert other.status_code == 422 and other.json()["error_type"] == "idempotency_conflict"
+    # The same key and fields for another wizard is another booking: a conflict, never this
+    # booking's confirmation replayed (issue 15 item 5; nothing runs either way).
+    elsewhere = client.post("/make_appointment", headers={"Idempotency-Key": "e2e-book-1"}, json={
+        **request, "appointment_session_id": "appt_1764012600_AnotherWizardOfTheClient"})
+    assert elsewhere.status_code == 422 and elsewhere.json()["error_type"] == "idempotency_conflict"
+    assert len(booked(sandbox)) == 1
 
     listed = client.post("/get_appointments", json={"session_id": sid, "infinite_scrolling": False,
                                                     "target_appointment_id": body["confirmation_number"],

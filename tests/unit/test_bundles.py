@@ -61,3 +61,22 @@ def test_write_bundle_from_an_operation_context(tmp_path: Path) -> None:
     assert manifest["route"] == "/get_containers" and manifest["error_type"] == "portal_timeout"
     assert manifest["request"] == {"target_count": 5} and manifest["duration_s"] >= 4
     assert manifest["steps"][0]["name"] == "open"
+
+
+def test_manifest_never_holds_a_whole_session_id(tmp_path: Path) -> None:
+    """Session ids are bearer tokens (API_SPEC 2): the manifest names them shortened as logs do,
+    also where the request carried one (``session_id``, ``appointment_session_id``)."""
+    sid = "session_1764012345_JpJZ6krlXaZW5RhloZfgWg"
+    appt = "appt_1764012600_Jv5BqLbqkUoZPEkY5fCIcg"
+    ctx = SimpleNamespace(request_id="req_1", route="/make_appointment", session=SimpleNamespace(session_id=sid),
+                          session_dir=tmp_path, steps=[], screenshot_paths=[], attachments=[], page_sources={},
+                          debug=False, log=SimpleNamespace(lines=[]))
+    path = write_bundle(ctx, kind="FAILED", outcome="failure", error_type="portal_timeout",
+                        request={"session_id": sid, "appointment_session_id": appt, "terminal": "TTI"})
+    with zipfile.ZipFile(path) as zf:
+        text = zf.read("manifest.json").decode()
+    manifest = json.loads(text)
+    assert sid not in text and "JpJZ6krlXaZW5Rhlo" not in text and appt not in text
+    assert manifest["session_id"].startswith("session_1764012345_JpJZ6k")
+    assert manifest["request"]["appointment_session_id"].startswith("appt_1764012600_Jv5BqL")
+    assert manifest["request"]["terminal"] == "TTI"

@@ -1,20 +1,37 @@
 """Idempotency records of /make_appointment (API_SPEC 4.8): replay, conflicts, crash leftovers."""
+import hashlib
 import json
+import os
+import stat
 import threading
 
 import pytest
 
+from emodal.api.appointments import MAKE_SCHEMA
+from emodal.api.schemas import SESSION_FIELDS
 from emodal.errors import IdempotencyConflict, InvalidField, SessionBusy
-from emodal.operations.idempotency import IdempotencyStore, fingerprint, resolve_key
+from emodal.operations import idempotency
+from emodal.operations.idempotency import FINGERPRINT_FIELDS, IdempotencyStore, resolve_key
 
 BOOKING = {"trucking_company": "B & T DRAYAGE LLC", "terminal": "Total Terminals Intl LLC",
            "move_type": "PICK FULL", "container_id": "TGBU2000026", "truck_plate": "9E51234",
            "appointment_time": "Tuesday 11/25/2025 09:00 - 10:00"}
 
 
+SECRET = b"server-secret-of-the-tests-0123"
+
+
+def make_store(tmp_path, secret=SECRET, ttl=3600, wait_timeout=0.5):
+    return IdempotencyStore(tmp_path, ttl=ttl, wait_timeout=wait_timeout, secret=secret)
+
+
 @pytest.fixture
 def store(tmp_path):
-    return IdempotencyStore(tmp_path, ttl=3600, wait_timeout=0.5)
+    return make_store(tmp_path)
+
+
+def fingerprint(params):
+    return IdempotencyStore("/nonexistent", ttl=1, wait_timeout=1, secret=SECRET).fingerprint(params)
 
 
 def test_key_header_wins_and_conflict_is_400():
@@ -60,14 +77,15 @@ def test_other_payload_is_422_and_other_tenant_is_independent(store):
 
 def test_submitting_leftover_is_409(tmp_path):
     fp = fingerprint(BOOKING)
-    first = IdempotencyStore(tmp_path, ttl=3600, wait_timeout=0.5)
+    first = make_store(tmp_path)
     first.check("t1", "k", fp)
     first.begin("t1", "k", fp)
     # A new process (restart after a crash) finds the record still "submitting".
-    second = IdempotencyStore(tmp_path, ttl=3600, wait_timeout=0.5)
+    second = make_store(tmp_path)
     with pytest.raises(IdempotencyConflict) as exc:
         second.check("t1", "k", fp)
-    assert exc.value.status == 409
+    assert exc.value.status == 409 and exc.value.details["reason"] == "outcome_unknown"
+    assert exc.value.extra["submitted"] is True and exc.value.extra["outcome"] == "unknown"
 
 
 def test_failure_before_submit_frees_the_key(store):
@@ -98,7 +116,7 @@ def test_still_running_past_the_wait_is_session_busy(store):
 
 def test_expired_record_is_forgotten_and_files_hold_no_key(tmp_path):
     fp = fingerprint(BOOKING)
-    store = IdempotencyStore(tmp_path, ttl=10, wait_timeout=0.1)
+    store = make_store(tmp_path, ttl=10, wait_timeout=0.1)
     store.check("t1", "secret-key", fp)
     store.begin("t1", "secret-key", fp)
     store.complete("t1", "secret-key", fp, 200, {"success": True})
@@ -111,7 +129,7 @@ def test_expired_record_is_forgotten_and_files_hold_no_key(tmp_path):
 
 def test_purge_deletes_only_expired_records(tmp_path):
     import time
-    store = IdempotencyStore(tmp_path, ttl=10, wait_timeout=0.1)
+    store = make_store(tmp_path, ttl=10, wait_timeout=0.1)
     for key in ("old", "new"):
         store.check("t1", key, "fp")
         store.begin("t1", key, "fp")
@@ -122,3 +140,96 @@ def test_purge_deletes_only_expired_records(tmp_path):
     old.write_text(json.dumps(record))
     assert store.purge_expired(now=time.time()) == 1
     assert not old.exists() and store.check("t1", "new", "fp").status == 200
+
+
+# --- issue 15: what decides the booking, secrets at rest, durability --------------------------------
+def test_fingerprint_covers_every_field_that_decides_the_booking():
+    """Every /make_appointment field except session, debug and the key itself is a booking field:
+    a field added to the schema later must be added to the fingerprint too (or this fails)."""
+    not_booking = {f.name for f in SESSION_FIELDS.fields} | {"idempotency_key"}
+    booking_fields = {f.name for f in MAKE_SCHEMA.fields} - not_booking
+    assert booking_fields <= set(FINGERPRINT_FIELDS), booking_fields - set(FINGERPRINT_FIELDS)
+    assert {"appointment_session_id", "seals", "appointment_date", "pin_code", "own_chassis"} <= booking_fields
+
+
+def test_another_wizard_with_the_same_key_is_a_conflict_not_a_replay(store):
+    """Resumed bookings send little more than the wizard id: two wizards must not share a print."""
+    first = {"appointment_session_id": "appt_1764012600_AAAAAAAAAAAAAAAAAAAAAA", "appointment_time": "T1"}
+    second = {**first, "appointment_session_id": "appt_1764012600_BBBBBBBBBBBBBBBBBBBBBB"}
+    store.check("t1", "k", fingerprint(first))
+    store.begin("t1", "k", fingerprint(first))
+    store.complete("t1", "k", fingerprint(first), 200, {"success": True, "confirmation_number": "TTI-1"})
+    with pytest.raises(IdempotencyConflict) as exc:
+        store.check("t1", "k", fingerprint(second))
+    assert exc.value.status == 422
+
+
+def test_fingerprint_is_keyed_by_the_server_secret(tmp_path):
+    assert make_store(tmp_path).fingerprint(BOOKING) == make_store(tmp_path).fingerprint(BOOKING)
+    assert make_store(tmp_path, secret=b"another-secret-0123456789").fingerprint(BOOKING) != \
+        make_store(tmp_path).fingerprint(BOOKING)
+
+
+def _unkeyed_prints(params):
+    """What an attacker holding the disk can compute: hashes of the public algorithm, no secret."""
+    subset = {n: params[n] for n in FINGERPRINT_FIELDS if params.get(n) is not None}
+    for text in (json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str),
+                 json.dumps(subset, sort_keys=True, default=str)):
+        yield hashlib.sha256(text.encode()).hexdigest()
+        yield hashlib.sha512(text.encode()).hexdigest()
+
+
+def test_no_pin_can_be_brute_forced_from_the_record_and_no_secret_is_stored(store, tmp_path):
+    pin = "4821"
+    params = {**BOOKING, "pin_code": pin, "password": "sandbox-pass", "captcha_api_key": "sandbox-key"}
+    fp = store.fingerprint(params)
+    store.check("t1", "k", fp)
+    store.begin("t1", "k", fp)
+    store.complete("t1", "k", fp, 502, {"success": False, "requested": {"pin_code": "****", "terminal": "TTI"},
+                                        "password": "sandbox-pass", "captcha_api_key": "sandbox-key"})
+    [path] = (tmp_path / "idempotency").glob("*.json")
+    text = path.read_text()
+    stored = json.loads(text)["fingerprint"]
+    for field in ("pin_code", "password", "captcha_api_key", "sandbox-pass", "sandbox-key"):
+        assert field not in text
+    public = {k: v for k, v in params.items() if k != "pin_code"}
+    for guess in (f"{n:04d}" for n in range(10000)):
+        assert stored not in set(_unkeyed_prints({**public, "pin_code": guess})), guess
+
+
+def test_record_of_another_secret_is_never_replayed(tmp_path):
+    """A restart with a new random SESSION_SECRET cannot verify old prints: a left-over ``submitting``
+    record is still 409 (outcome unknown), a completed one a 422 conflict, never a replay."""
+    old = make_store(tmp_path, secret=b"secret-before-the-restart-01")
+    for key, state in (("sub", "submitting"), ("done", "completed")):
+        old.check("t1", key, old.fingerprint(BOOKING))
+        old.begin("t1", key, old.fingerprint(BOOKING))
+        if state == "completed":
+            old.complete("t1", key, old.fingerprint(BOOKING), 200, {"success": True})
+    new = make_store(tmp_path)
+    with pytest.raises(IdempotencyConflict) as exc:
+        new.check("t1", "sub", new.fingerprint(BOOKING))
+    assert exc.value.status == 409
+    with pytest.raises(IdempotencyConflict) as exc:
+        new.check("t1", "done", new.fingerprint(BOOKING))
+    assert exc.value.status == 422
+
+
+def test_directory_is_fsynced_after_the_atomic_rename(store, tmp_path, monkeypatch):
+    events = []
+    real_replace, real_fsync = os.replace, os.fsync
+
+    def replace(src, dst):
+        events.append(("replace", str(dst)))
+        real_replace(src, dst)
+
+    def fsync(fd):
+        events.append(("fsync_dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync_file", fd))
+        real_fsync(fd)
+
+    monkeypatch.setattr(idempotency.os, "replace", replace)
+    monkeypatch.setattr(idempotency.os, "fsync", fsync)
+    store.check("t1", "k", fingerprint(BOOKING))
+    store.begin("t1", "k", fingerprint(BOOKING))
+    kinds = [e[0] for e in events]
+    assert kinds == ["fsync_file", "replace", "fsync_dir"], kinds

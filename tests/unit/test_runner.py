@@ -9,7 +9,7 @@ from selenium.common.exceptions import WebDriverException
 from emodal.api import business
 from emodal.api.schemas import Field, business_schema
 from emodal.app import shutdown
-from emodal.errors import ContainerNotFound, PortalSessionLost
+from emodal.errors import ContainerNotFound, PortalRejected, PortalSessionLost, PortalTimeout
 from emodal.operations.context import FileResult
 from tests.unit.fake_registry import make_app
 
@@ -124,10 +124,63 @@ def test_no_retry_after_submit_and_failure_records(run):
         raise PortalSessionLost()
 
     r = run(operation, {**CREDS, "container_id": "MSCU5165756"})
-    assert r.status_code == 502 and run.registry.relogins == 0
+    assert r.status_code == 504 and run.registry.relogins == 0
     body = r.json
     assert body["session_id"].startswith("session_") and body["is_new_session"] is True
     assert body["screenshot_url"].endswith("x_failure.png") and body["debug_bundle_url"].endswith("x_FAILED.zip")
+
+
+#: Every kind of failure after Submit (issue 15 item 1): the portal may have booked.
+AFTER_SUBMIT = [
+    PortalTimeout("Timed out after 90 s waiting for the Confirmation step after Submit"),
+    PortalSessionLost(),
+    WebDriverException("chrome not reachable"),  # Chromium crashed or was killed (emergency recovery)
+    RuntimeError("session_1 has no browser"),  # the browser was closed under the operation
+    OSError(28, "No space left on device"),  # writing the confirmation screenshot
+    KeyError("number"),  # a failing confirmation read
+]
+
+
+@pytest.mark.parametrize("exc", AFTER_SUBMIT, ids=lambda e: type(e).__name__)
+def test_any_failure_after_submit_is_504_outcome_unknown_and_never_retried(run, exc):
+    attempts = []
+
+    def operation(ctx):
+        attempts.append(1)
+        ctx.driver
+        ctx.no_retry = True
+        ctx.session.handle = _Handle(False)  # even a dead browser is not replaced and retried
+        raise exc
+
+    r = run(operation, {**CREDS, "container_id": "MSCU5165756"})
+    body = r.json
+    assert r.status_code == 504 and body["error_type"] == "portal_timeout", body
+    assert body["submitted"] is True and body["outcome"] == "unknown" and body["appointment_confirmed"] is False
+    assert body["details"]["reason"] == "outcome_unknown" and "get_appointments" in body["message"]
+    assert len(attempts) == 1 and run.registry.relogins == 0
+    assert "No space left" not in r.text and "chrome not reachable" not in r.text  # internals stay in the log
+
+
+def test_a_refusal_read_after_submit_keeps_its_own_answer(run):
+    def operation(ctx):
+        ctx.no_retry = True
+        raise PortalRejected("Portal rejected the appointment", submitted=True, appointment_confirmed=False)
+
+    r = run(operation, {**CREDS, "container_id": "MSCU5165756"})
+    assert r.status_code == 422 and r.json["error_type"] == "portal_rejected" and "outcome" not in r.json
+
+
+def test_a_failing_bundle_after_submit_is_outcome_unknown_too(run, monkeypatch):
+    def operation(ctx):
+        ctx.no_retry = True
+        return {"appointment_confirmed": True}
+
+    def no_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(business, "write_bundle", no_disk)
+    r = run(operation, {**CREDS, "container_id": "MSCU5165756", "debug": True})
+    assert r.status_code == 504 and r.json["outcome"] == "unknown"
 
 
 def test_failure_before_the_browser_has_no_screenshot(run):
