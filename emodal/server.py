@@ -56,8 +56,9 @@ class _EnvelopeErrorTask(ErrorTask):
         error = _as_api_error(refused.code, refused.reason,
                               self.channel.adj.max_request_body_size - SLACK)
         request_id = new_request_id(self.request.headers.get("X_REQUEST_ID"))
-        log.info("%s %s refused by the server before the app: %s %s [%s]", self.request.command,
-                 self.request.path, error.status, error.error_type, request_id)
+        # A request line waitress could not parse leaves no method or path on the request.
+        log.info("%s %s refused by the server before the app: %s %s [%s]", getattr(self.request, "command", "-"),
+                 getattr(self.request, "path", "-"), error.status, error.error_type, request_id)
         body = json.dumps({**error.body(), "request_id": request_id}).encode("utf-8")
         self.status = f"{refused.code} {refused.reason}"
         self.response_headers.extend([("Content-Type", "application/json"), ("Cache-Control", "no-store"),

@@ -162,3 +162,14 @@ def test_body_at_the_cap_reaches_the_key_check(server) -> None:
         sock.sendall(head(port, f"Content-Length: {len(body)}\r\n") + body)
         status, _, answer = read_response(sock)
     assert status == 401 and json.loads(answer)["error_type"] == "unauthorized"
+
+
+def test_request_waitress_cannot_parse_is_400_json(server) -> None:
+    process, port = server
+    with connect(port) as sock:
+        sock.sendall(b"GARBAGE\r\n\r\n")
+        status, headers, body = read_response(sock)
+    assert status == 400 and headers["content-type"].startswith("application/json")
+    envelope = json.loads(body)
+    assert envelope["error_type"] == "bad_request" and envelope["request_id"] == headers["x-request-id"]
+    assert process.poll() is None
