@@ -125,14 +125,17 @@ def test_declared_oversize_body_is_refused_before_it_is_read(server) -> None:
     assert process.poll() is None
 
 
+def assert_not_spooled(sent: int, largest: int) -> None:
+    assert largest <= CAP + 256 * 1024, f"the server spooled {largest} bytes"
+    assert sent < STREAMED, "the server read the whole stream"
+
+
 def test_streamed_oversize_body_stops_being_read_at_the_cap(server) -> None:
     process, port = server
     piece = b" " * (256 * 1024)
     with connect(port) as sock:
         sock.sendall(head(port, f"Content-Length: {STREAMED}\r\n"))
-        sent, largest = stream(sock, process.pid, iter([piece] * (STREAMED // len(piece))))
-    assert largest <= CAP + 256 * 1024, f"the server spooled {largest} bytes"
-    assert sent < STREAMED
+        assert_not_spooled(*stream(sock, process.pid, iter([piece] * (STREAMED // len(piece)))))
 
 
 def test_chunked_oversize_body_is_413_json_and_not_spooled(server) -> None:
@@ -141,26 +144,24 @@ def test_chunked_oversize_body_is_413_json_and_not_spooled(server) -> None:
     chunk = f"{len(data):x}\r\n".encode() + data + b"\r\n"
     with connect(port) as sock:
         sock.sendall(head(port, "Transfer-Encoding: chunked\r\n"))
-        sent, largest = stream(sock, process.pid, iter([chunk] * (STREAMED // len(data))))
-        assert largest <= CAP + 256 * 1024, f"the server spooled {largest} bytes"
-        assert sent < STREAMED
+        assert_not_spooled(*stream(sock, process.pid, iter([chunk] * (STREAMED // len(data)))))
         assert_json_413(*read_response(sock))
+
+
+def post_body(port: int, size: int) -> tuple[int, dict[str, str], bytes]:
+    """POST a JSON object of exactly ``size`` bytes, without a key."""
+    body = b"{" + b" " * (size - 2) + b"}"
+    with connect(port) as sock:
+        sock.sendall(head(port, f"Content-Length: {len(body)}\r\n") + body)
+        return read_response(sock)
 
 
 def test_body_just_over_the_cap_is_413_json(server) -> None:
-    _, port = server
-    body = b"{" + b" " * (CAP - 1) + b"}"
-    with connect(port) as sock:
-        sock.sendall(head(port, f"Content-Length: {len(body)}\r\n") + body)
-        assert_json_413(*read_response(sock))
+    assert_json_413(*post_body(server[1], CAP + 1))
 
 
 def test_body_at_the_cap_reaches_the_key_check(server) -> None:
-    _, port = server
-    body = b"{" + b" " * (CAP - 2) + b"}"
-    with connect(port) as sock:
-        sock.sendall(head(port, f"Content-Length: {len(body)}\r\n") + body)
-        status, _, answer = read_response(sock)
+    status, _, answer = post_body(server[1], CAP)
     assert status == 401 and json.loads(answer)["error_type"] == "unauthorized"
 
 
