@@ -17,10 +17,9 @@ import sys
 import threading
 from typing import Any
 
-from waitress import create_server
-
 from emodal.app import create_app, shutdown
 from emodal.config import ConfigError, Settings
+from emodal.server import build_server
 from emodal.state.cli import rotate_key_command
 
 log = logging.getLogger("emodal.main")
@@ -59,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.with_sandbox(sandbox.base_url)
         print(f"EMODAL SANDBOX READY {sandbox.base_url}", flush=True)
     app = create_app(settings)
-    # Waitress's own body limit stays at its default: Flask answers 413 as JSON from Content-Length.
-    server = create_server(app, host=settings.host, port=settings.port, threads=settings.server_threads)
+    server = build_server(app, settings)
     port = getattr(server, "effective_port", settings.port)
     serving = threading.Thread(target=server.run, name="waitress", daemon=True)
     serving.start()

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -26,8 +26,6 @@ from emodal.operations.idempotency import IdempotencyStore
 
 log = logging.getLogger("emodal.app")
 
-MAX_BODY = 1024 * 1024
-#: Blueprint modules of the business routes (``bp`` in each), registered when present.
 RETENTION_PERIOD_S = 3600
 
 
@@ -95,7 +93,8 @@ def create_app(settings: Settings, *, registry: Any = None, refresher: Any = Non
     if registry is None:
         registry, refresher = _default_registry(settings)
     app = Flask("emodal")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    # Bodies read by the app itself (any WSGI server); waitress caps what it reads too (emodal.server).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.sort_keys = False  # keep the spec's key order in responses
     # No 308 from "/files//etc/passwd" to a merged path: such a request is refused as it stands.
     app.url_map.merge_slashes = False
@@ -133,6 +132,10 @@ def _install_hooks(app: Flask, settings: Settings, lifecycle: Lifecycle) -> None
         g.started = time.monotonic()
         if lifecycle.shutting_down.is_set():
             raise ShuttingDown()
+        # A declared oversize body is refused before the key check: the answer must not depend on
+        # the key, and nothing of the body is read.
+        if (request.content_length or 0) > settings.max_request_bytes:
+            raise PayloadTooLarge.over(settings.max_request_bytes)
         auth.authenticate(settings)
 
     @app.after_request
@@ -169,8 +172,8 @@ def _as_api_error(exc: Exception) -> ApiError:
             allowed = sorted(getattr(exc, "valid_methods", None) or [])
             return MethodNotAllowed(f"Method {request.method} not allowed", headers={"Allow": ", ".join(allowed)},
                                     details={"allowed": allowed})
-        if exc.code == 413:
-            return PayloadTooLarge()
+        if exc.code == 413:  # a body without Content-Length (chunked) read past MAX_CONTENT_LENGTH
+            return PayloadTooLarge.over(current_app.config["MAX_CONTENT_LENGTH"])
         if exc.code == 400:
             return BadRequest()
         error = ApiError(exc.description or exc.name)

@@ -116,7 +116,14 @@ class IdempotencyConflict(ApiError):
 
 
 class PayloadTooLarge(ApiError):
-    status, error_type, default_message = 413, "payload_too_large", "Request body over 1 MiB"
+    status, error_type, default_message = 413, "payload_too_large", "Request body too large"
+
+    @classmethod
+    def over(cls, limit: int) -> "PayloadTooLarge":
+        """The error naming the cap in force (``MAX_REQUEST_BYTES``), so a client knows what fits."""
+        mib = 1024 * 1024
+        size = f"{limit // mib} MiB" if limit % mib == 0 else f"{limit} bytes"
+        return cls(f"Request body over {size}", details={"max": limit})
 
 
 # --- portal-side failures ------------------------------------------------------------------------

@@ -52,7 +52,8 @@ def _wizard_fields(*, booking: bool) -> list[Field]:
         Field("booking_number", "str", required=lambda p: _fresh(p) and _export(p), pattern=r"[A-Za-z0-9-]{1,30}",
               description="Export: booking number (quantity 1)."),
         Field("unit_number", "str", required=lambda p: booking and _fresh(p) and _export(p),
-              description="Export unit number (check default '1')."),
+              description="Export unit number, the container delivered (check default: container_id, "
+                          "else container_number, else '1')."),
         Field("truck_plate", "str", required=_fresh,
               description="Truck plate as offered" + ("." if booking else "; '*' = first offered plate.")),
         *([Field("appointment_time", "str", required=lambda p: not _export(p),

@@ -75,8 +75,10 @@ def _bulk_checks(params: dict[str, Any], settings: Settings) -> None:
 
 
 BULK_SCHEMA = register("/get_info_bulk", "POST", business_schema([
-    Field("import_containers", "container_list", default=(), description="Timeline + Pregate of each."),
-    Field("export_containers", "container_list", default=(), description="Booking number of each."),
+    Field("import_containers", "container_list", default=(),
+          description="Timeline + Pregate of each. Both lists together: at most BULK_MAX_CONTAINERS (default 200)."),
+    Field("export_containers", "container_list", default=(),
+          description="Booking number of each. Both lists together: at most BULK_MAX_CONTAINERS (default 200)."),
 ], checks=[_bulk_checks]), "Timelines of import and booking numbers of export containers, in one browser.", {
     **_SESSION_EXAMPLE, "message": "Bulk processing completed: 1 successful, 0 failed",
     "results": {"import_results": [], "export_results": [

@@ -44,7 +44,12 @@ def json_body(*, optional: bool = False) -> dict[str, Any]:
         return {}
     if request.mimetype != "application/json":
         raise InvalidJson("Request must be JSON", details="Content-Type must be application/json")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        # ``silent`` only covers ValueError; "[[[[..." deeper than the parser's recursion limit is
+        # bad input like any other malformed JSON, not a 500 with a traceback.
+        raise InvalidJson("Request must be JSON", details="JSON nested too deeply") from None
     if not isinstance(body, dict):
         raise InvalidJson("Request must be JSON", details="body must be a JSON object")
     return body

@@ -12,7 +12,7 @@ portal asked for (Line/Equip Size form, required PIN) can add it without startin
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -21,10 +21,12 @@ from emodal.errors import ApiError, MissingFields, PortalRejected, PortalSession
 from emodal.operations.context import OperationContext
 from emodal.operations.wizard_state import WIZARD_FIELDS, WizardRecord, WizardStore
 from emodal.portal.appointment_wizard import AppointmentWizard
+from emodal.validation import normalize_container_number
 
 BOOKING_REFUSED = "Booking number validation failed"
 PORTAL_REFUSED = "Portal rejected the request"
-#: Portal default of the export Unit/Seal fields on checks (v1 defaults, API_SPEC 4.7).
+#: v1's default of the export Unit/Seal fields on checks (API_SPEC 4.7): always the seals, the unit
+#: only when the request names no container.
 CHECK_EXPORT_DEFAULT = "1"
 
 
@@ -38,7 +40,7 @@ class WizardRun:
     record: WizardRecord
     fields: dict[str, Any]
     resumed: bool
-    #: A check never submits: it may use the `*` plate and the v1 export Unit/Seal defaults.
+    #: A check never submits: it may use the `*` plate and the export Unit/Seal defaults.
     checking: bool
     selected: dict[str, Any] = field(default_factory=dict)
     form: str | None = None
@@ -46,6 +48,13 @@ class WizardRun:
     @property
     def export(self) -> bool:
         return self.fields.get("container_type") == "export"
+
+    @property
+    def check_defaults(self) -> dict[str, str]:
+        """Unit/Seal values typed when the request leaves them out: export checks only."""
+        if not (self.checking and self.export):
+            return {}
+        return check_export_defaults({**self.ctx.params, **self.fields})
 
     def phase(self) -> int:
         """Current wizard phase for error bodies (1-3)."""
@@ -63,6 +72,19 @@ class WizardRun:
         """The keys every wizard-stage answer carries."""
         return {"appointment_session_id": self.record.appointment_session_id,
                 "appointment_session_expires_at": self.expires_at()}
+
+
+def check_export_defaults(fields: Mapping[str, Any]) -> dict[str, str]:
+    """The export check's Unit and Seal defaults (API_SPEC 4.7).
+
+    The unit of an export drop is the container being delivered, and the portal accepts only a
+    valid container number there for DROP FULL: with v1's ``"1"`` an old client never reached the
+    calendar. So the unit is ``container_id`` (or the overlay's ``container_number``), ``"1"``
+    only when the request names neither.
+    """
+    container = fields.get("container_id") or fields.get("container_number")
+    unit = normalize_container_number(container) if container else CHECK_EXPORT_DEFAULT
+    return {"unit_number": unit, "seal_value": CHECK_EXPORT_DEFAULT}
 
 
 def start(ctx: OperationContext, *, checking: bool) -> WizardRun:
@@ -211,11 +233,11 @@ def _fill_step2(run: WizardRun) -> None:
         w.set_pin(pin_input, f["pin_code"])
     elif pin_input is not None and pin_required:
         require(run, "pin_code")
-    default = CHECK_EXPORT_DEFAULT if run.checking and run.export else None
-    unit = f.get("unit_number") or default
+    defaults = run.check_defaults
+    unit = f.get("unit_number") or defaults.get("unit_number")
     if unit:
         w.set_unit(unit)
-    seal = f.get("seal_value") or default
+    seal = f.get("seal_value") or defaults.get("seal_value")
     seals = list(f.get("seals") or ([seal] * 4 if seal else []))
     if seals:
         w.set_seals(seals)
@@ -239,5 +261,5 @@ def phase_data(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["BOOKING_REFUSED", "PORTAL_REFUSED", "WizardRun", "decorate", "phase_data", "raise_refusal",
-           "require", "start", "walk_to_step3"]
+__all__ = ["BOOKING_REFUSED", "PORTAL_REFUSED", "WizardRun", "check_export_defaults", "decorate", "phase_data",
+           "raise_refusal", "require", "start", "walk_to_step3"]

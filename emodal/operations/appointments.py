@@ -46,9 +46,8 @@ def check_appointments(ctx: OperationContext) -> dict[str, Any]:
 def _check_phase_data(run: WizardRun) -> dict[str, Any]:
     """The wizard fields in force (stored + this request), with the export check defaults."""
     data = flow.phase_data({**run.ctx.params, **run.fields})
-    if run.export:
-        for name in ("unit_number", "seal_value"):
-            data.setdefault(name, flow.CHECK_EXPORT_DEFAULT)
+    for name, value in run.check_defaults.items():
+        data.setdefault(name, value)
     return data
 
 

@@ -61,12 +61,20 @@ def get_info_bulk(ctx: OperationContext) -> dict[str, Any]:
     page = open_containers_page(ctx)
     page.deadline = ctx.deadline - min(reserve, 5.0)
     results: dict[str, list[dict[str, Any]]] = {"import": [], "export": []}
+    succeeded = 0
     for index, (container_id, reader, failure, kind) in enumerate(plan, start=1):
+        started = time.monotonic()
         if ctx.remaining() <= reserve:
-            results[kind].append(_failed(container_id, failure, "portal_timeout", NOT_PROCESSED))
-            continue
-        ctx.log.info("bulk item %d/%d: %s %s", index, len(plan), kind, container_id)
-        results[kind].append(_run_item(ctx, page, container_id, reader, failure))
+            item = _failed(container_id, failure, "portal_timeout", NOT_PROCESSED)
+        else:
+            ctx.log.info("bulk item %d/%d: %s %s", index, len(plan), kind, container_id)
+            item = _run_item(ctx, page, container_id, reader, failure)
+        results[kind].append(item)
+        succeeded += item["success"]
+        # One line per item with the running totals: a 200-item call runs for many minutes.
+        ctx.log.info("bulk progress %d/%d: %d ok, %d failed (%s %s: %s in %.1fs)", index, len(plan), succeeded,
+                     index - succeeded, kind, container_id, "ok" if item["success"] else item["error_type"],
+                     time.monotonic() - started)
     summary = _summary(results["import"], results["export"])
     ok = summary["import_success"] + summary["export_success"]
     failed = summary["import_failed"] + summary["export_failed"]
@@ -79,7 +87,6 @@ def get_info_bulk(ctx: OperationContext) -> dict[str, Any]:
 
 def _run_item(ctx: OperationContext, page: ContainersPage, container_id: str, reader: Reader,
               failure: dict[str, Any]) -> dict[str, Any]:
-    started = time.monotonic()
     try:
         if not page.is_open():  # a previous item's failure may have left another page
             page.open()
@@ -94,7 +101,6 @@ def _run_item(ctx: OperationContext, page: ContainersPage, container_id: str, re
         error = PortalUnavailable("Browser error while reading the container")
         ctx.log.warning("bulk item %s failed: %s", container_id, type(exc).__name__)
         return _failed(container_id, failure, error.error_type, error.message)
-    ctx.log.info("bulk item %s done in %.1fs", container_id, time.monotonic() - started)
     return item
 
 

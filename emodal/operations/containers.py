@@ -130,8 +130,9 @@ def _summary(ctx: OperationContext, path: Path, total: int, loaded: LoadResult,
     if loaded.work_mode == "id":
         body["found_target_container"] = target if loaded.target_found else None
         body["target_found"] = bool(loaded.target_found)
-    # Deprecated aliases kept for v1 clients (API_SPEC 4.3, 4.16).
-    body.update(download_url=urls["file_url"], excel_url=urls["file_url"], container_count=total)
+    # Deprecated aliases kept for v1 clients (API_SPEC 4.3, 4.16); the dispatcher reads containers_count.
+    body.update(download_url=urls["file_url"], excel_url=urls["file_url"], container_count=total,
+                containers_count=total)
     return body
 
 

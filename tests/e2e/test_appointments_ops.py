@@ -134,6 +134,18 @@ def test_export_check_reads_the_calendar(client: Any, sandbox: Any, sid: str) ->
     assert body["calendar_screenshot_url"].endswith("_calendar_opened.png")
 
 
+@pytest.mark.browser
+@pytest.mark.parametrize("container", [{"container_id": "TCLU3648865"}, {"container_number": "tclu 3648865"}])
+def test_export_check_without_unit_number_types_the_container(client: Any, sid: str,
+                                                              container: dict[str, str]) -> None:
+    # v1 clients leave unit_number out; "1" is refused for DROP FULL, the container being delivered is not.
+    fields = {k: v for k, v in EXPORT.items() if k != "unit_number"}
+    response, body = post(client, "/check_appointments", sid, **fields, **container, booking_number="RICFEM100200")
+    assert response.status_code == 200, body
+    assert body["calendar_found"] is True and body["count"] > 0
+    assert body["phase_data"]["unit_number"] == "TCLU3648865"
+
+
 def test_refused_booking_number_is_portal_rejected(client: Any, sid: str) -> None:
     response, body = post(client, "/check_appointments", sid, **EXPORT, booking_number="RICFEM100300")
     assert response.status_code == 422 and body["error_type"] == "portal_rejected"

@@ -7,7 +7,7 @@ from emodal.api.appointments import APPOINTMENTS_SCHEMA, CHECK_SCHEMA, MAKE_SCHE
 from emodal.api.schemas import parse
 from emodal.config import Settings
 from emodal.errors import InvalidContainerNumber, InvalidField, MissingFields
-from emodal.operations.appointment_flow import phase_data
+from emodal.operations.appointment_flow import check_export_defaults, phase_data
 from emodal.operations.my_appointments import row_object
 from emodal.portal.appointment_wizard import confirmation_number, is_no_slots
 from emodal.portal.datepicker import label_date as calendar_label_date
@@ -94,6 +94,17 @@ def test_get_appointments_defaults_and_empty_target_is_absent():
     assert params["target_appointment_id"] is None
     with pytest.raises(InvalidField):
         parse(APPOINTMENTS_SCHEMA, {"session_id": "s", "target_count": 0}, SETTINGS)
+
+
+@pytest.mark.parametrize("fields,unit", [
+    ({"container_id": "MSCU5165756", "container_number": "TCLU3648865"}, "MSCU5165756"),
+    ({"container_number": "tclu 364886-5"}, "TCLU3648865"),
+    ({"container_id": None, "container_number": ""}, "1"),
+    ({}, "1"),
+])
+def test_export_check_unit_defaults_to_the_delivered_container(fields, unit):
+    # API_SPEC 4.7: the portal refuses v1's "1" as the DROP FULL unit; the unit is the container.
+    assert check_export_defaults(fields) == {"unit_number": unit, "seal_value": "1"}
 
 
 def test_phase_data_masks_the_pin():

@@ -91,3 +91,23 @@ def test_lost_portal_session_is_not_an_item_failure(calls: list) -> None:
     with pytest.raises(PortalSessionLost):
         bulk.get_info_bulk(make_ctx(["LOST0000000", "MSCU1000017"], []))
     assert calls == [("import", "LOST0000000")]
+
+
+def test_progress_is_logged_per_item(calls: list, caplog: pytest.LogCaptureFixture) -> None:
+    # A 56-container dispatcher run takes many minutes: the log must say how far it got, item by item.
+    with caplog.at_level(logging.INFO, logger="test.bulk"):
+        bulk.get_info_bulk(make_ctx(["MSCU1000017", "EISU8000080", "MSCU1000017"], ["TRHU4000040"]))
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("bulk progress")]
+    assert len(progress) == 3
+    assert progress[0].startswith("bulk progress 1/3: 1 ok, 0 failed (import MSCU1000017: ok")
+    assert progress[1].startswith("bulk progress 2/3: 1 ok, 1 failed (import EISU8000080: container_not_found")
+    assert progress[2].startswith("bulk progress 3/3: 2 ok, 1 failed (export TRHU4000040: ok")
+
+
+def test_progress_names_items_not_processed(calls: list, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="test.bulk"):
+        bulk.get_info_bulk(make_ctx(["MSCU1000017"], ["TRHU4000040"], remaining=10.0))
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("bulk progress")]
+    assert [p.split(" (")[0] for p in progress] == ["bulk progress 1/2: 0 ok, 1 failed",
+                                                     "bulk progress 2/2: 0 ok, 2 failed"]
+    assert all("portal_timeout" in p for p in progress)

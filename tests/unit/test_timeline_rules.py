@@ -9,6 +9,7 @@ from emodal.config import Settings
 from emodal.errors import InvalidContainerNumber, InvalidField, MissingFields
 from emodal.operations.bulk import unique
 from emodal.portal.timeline import divider_status, summarize
+from emodal.sandbox.iso6346 import container_number
 
 
 @pytest.mark.parametrize("classes,status", [
@@ -67,6 +68,18 @@ def test_bulk_limit_counts_both_lists() -> None:
     with pytest.raises(InvalidField) as info:
         parse(BULK_SCHEMA, body, settings)
     assert info.value.details["max"] == 3
+
+
+def test_bulk_default_cap_is_200_and_refuses_a_longer_list_whole() -> None:
+    # The dispatcher sends every filtered container at once (56 on the sandbox account; v1 had no cap).
+    assert S.bulk_max_containers == 200
+    numbers = [n for serial in range(1000, 1300) if (n := container_number("MSCU", serial)) is not None]
+    params = parse(BULK_SCHEMA, {"import_containers": numbers[:150], "export_containers": numbers[150:200]}, S)
+    assert len(params["import_containers"]) + len(params["export_containers"]) == 200
+    with pytest.raises(InvalidField) as info:
+        parse(BULK_SCHEMA, {"import_containers": numbers[:150], "export_containers": numbers[150:201]}, S)
+    assert info.value.message == "Too many containers: 201 (max 200)"
+    assert info.value.details == {"field": "import_containers", "reason": "too_many", "max": 200}
 
 
 def test_bulk_names_every_invalid_item() -> None:

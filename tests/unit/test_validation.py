@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 
 from emodal.errors import InvalidContainerNumber, OptionNotAvailable
+# The sandbox's own ISO 6346 code is the independent oracle of the service's (python-stdnum).
+from emodal.sandbox.iso6346 import check_digit, has_ambiguous_check_digit
 from emodal.validation import (
-    check_digit,
     match_option,
     normalize_container_number,
     normalize_option,
@@ -70,15 +71,24 @@ def test_j_and_z_categories_are_accepted() -> None:
 
 
 def test_remainder_ten_maps_to_zero() -> None:
-    # Find a serial whose sum mod 11 is 10: its check digit must be 0.
-    for serial in range(1000):
-        first_ten = f"MSCU{serial:06d}"
-        total = sum((int(c) if c.isdigit() else {"M": 24, "S": 30, "C": 13, "U": 32}[c]) << i
-                    for i, c in enumerate(first_ten))
-        if total % 11 == 10:
-            assert check_digit(first_ten) == 0
-            return
-    pytest.fail("no serial with remainder 10 found")
+    # A serial whose weighted sum mod 11 is 10 has check digit 0 (mod 11, then mod 10).
+    first_ten = next(f"MSCU{serial:06d}" for serial in range(1000) if has_ambiguous_check_digit(f"MSCU{serial:06d}"))
+    assert validate_container_number(first_ten + "0") == first_ten + "0"
+    with pytest.raises(InvalidContainerNumber) as info:
+        validate_container_number(first_ten + "1")
+    assert info.value.details["expected"] == 0
+
+
+@pytest.mark.parametrize("owner", ["MSCU", "TCLU", "CAIU", "ZZZJ", "ABCZ", "BLVU"])
+def test_check_digit_agrees_with_the_sandbox_oracle(owner: str) -> None:
+    for serial in range(0, 1_000_000, 4999):
+        first_ten = f"{owner}{serial:06d}"
+        expected = check_digit(first_ten)
+        assert validate_container_number(first_ten + str(expected)) == first_ten + str(expected)
+        wrong = str((expected + 1) % 10)
+        with pytest.raises(InvalidContainerNumber) as info:
+            validate_container_number(first_ten + wrong)
+        assert info.value.details["expected"] == expected
 
 
 def test_list_validation_names_every_offender() -> None:
