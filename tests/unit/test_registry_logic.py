@@ -30,8 +30,22 @@ class FakeHandle:
     def pids(self) -> list[int]:
         return []
 
-    def close(self) -> int:
+    def close(self, quit_timeout: float = 15.0) -> int:
         self.closed = True
+        return 0
+
+
+class FakeFactory:
+    """What the registry asks of the browser factory at shutdown and emergency recovery."""
+
+    def __init__(self) -> None:
+        self.shut_down = False
+
+    def shutdown(self) -> int:
+        self.shut_down = True
+        return 0
+
+    def reap(self, keep: set[int], min_age: float) -> int:
         return 0
 
 
@@ -63,7 +77,7 @@ def make(tmp_path: Path, **overrides: Any) -> tuple[SessionRegistry, FakeLoginFl
                               "server_threads": 8, "login_timeout": 5, "session_lock_timeout": 1}
     values.update(overrides)
     flow = FakeLoginFlow()
-    return SessionRegistry(Settings(**values), None, flow), flow  # type: ignore[arg-type]
+    return SessionRegistry(Settings(**values), FakeFactory(), flow), flow  # type: ignore[arg-type]
 
 
 def run(target: Any) -> tuple[threading.Thread, list[Any]]:
