@@ -66,10 +66,11 @@ def is_same_process(pid: int, started: float) -> bool:
 class BrowserLedger:
     """``record(pgid, root_dir)`` / ``forget(pgid)`` / ``stale()`` over ``<state_dir>/browsers/``."""
 
-    def __init__(self, state_dir: Path | str) -> None:
+    def __init__(self, state_dir: Path | str, owner: tuple[int, float] | None = None) -> None:
+        """``owner``: (pid, start time) written into records; default this process (tests pass a
+        dead one to play an earlier run)."""
         self.dir = Path(state_dir) / "browsers"
-        self._owner_pid = os.getpid()
-        self._owner_started = process_started(self._owner_pid) or 0.0
+        self._owner_pid, self._owner_started = owner or (os.getpid(), process_started(os.getpid()) or 0.0)
 
     def record(self, pgid: int, root_dir: Path | str) -> None:
         """Remember the group led by ``pgid`` (a process that runs now) and its profile folder."""
