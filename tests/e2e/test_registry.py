@@ -21,6 +21,7 @@ from emodal.errors import CapacityExhausted, InvalidCredentials, SessionBusy, Se
 from emodal.portal import health
 from emodal.portal.health import PageState
 from emodal.sessions import Credentials, LoginFlow, Refresher, SessionRegistry, SessionState
+from tests.e2e.conftest import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -39,17 +40,6 @@ def build(sandbox: Any, downloads: Path, **overrides: Any) -> SessionRegistry:
     settings = Settings(**values).with_sandbox(sandbox.base_url)
     factory = BrowserFactory(settings)
     return SessionRegistry(settings, factory, LoginFlow(settings, factory))
-
-
-def eventually(condition: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-    """Poll a condition in a test (the code under test never sleeps; tests may wait for threads)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
