@@ -204,6 +204,7 @@ def test_refresher_skips_sessions_with_a_young_wizard(registry: SessionRegistry,
 def test_regular_session_expires(registry: SessionRegistry) -> None:
     session, is_new = registry.resolve("tenant-regular", None, JDOE, keep_alive=False, promote=False)
     assert is_new and not session.keep_alive
+    registry.release()  # the resolving request ended (a pinned session is never expired)
     pids = session.handle.pids()
     assert registry.expire_idle() == 0  # used just now
     session.last_used -= registry.settings.session_timeout + 1
