@@ -68,7 +68,6 @@ def test_shutdown_gives_a_booking_past_submit_its_confirmation_time(make_service
                "move_type": "PICK FULL", "container_id": "EISU8000080", "truck_plate": "6F11873"}
     check = requests.post(f"{running.base_url}/check_appointments", json=request, timeout=300).json()
     assert check["success"] and check["available_times"], check
-    session = running.registry.get(None, check["session_id"])
     # The portal takes 5 s to confirm: longer than SHUTDOWN_GRACE, well within CONFIRMATION_TIMEOUT.
     sandbox.admin.add_fault(type="slow", target="xhr", count=1, delay_ms=5000, path_contains="visit/submit")
     answers: list[requests.Response] = []
