@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from emodal.app import shutdown
+from emodal.browser.factory import group_pids
 from tests.e2e.conftest import PASSWORDS, SOLVER_KEY, Client, eventually
 
 pytestmark = pytest.mark.browser
@@ -52,6 +53,26 @@ def test_request_waiting_for_the_session_lock_at_shutdown_gets_503(make_service:
         thread.join(60)
     assert answers[0].status_code == 503, answers[0].text
     assert answers[0].json()["error_type"] == "shutting_down"
+
+
+def test_shutdown_kills_the_browser_of_a_login_still_running(make_service: Any, credentials: Any,
+                                                             sandbox: Any) -> None:
+    running = make_service(shutdown_grace=1)
+    factory = running.registry.factory
+    sandbox.admin.add_fault(type="slow", target="page", count=1, delay_ms=8000, path_contains="login")
+    try:
+        answers: list[requests.Response] = []
+        login = threading.Thread(target=lambda: answers.append(
+            Client(running.base_url).post("/get_session", json=credentials("asmith"))))
+        login.start()
+        [handle] = eventually(factory.open_handles, 60, "the login's browser")
+        pgid = handle.pgid
+        shutdown(running.app)
+        assert group_pids(pgid) == [] and factory.open_handles() == []  # nothing outlives the service
+        login.join(60)
+    finally:
+        sandbox.admin.clear_faults()
+    assert answers[0].status_code == 503 and answers[0].json()["error_type"] == "shutting_down", answers[0].text
 
 
 @pytest.fixture

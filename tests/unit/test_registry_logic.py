@@ -145,6 +145,7 @@ def test_close_all_refuses_new_sessions_and_closes_busy_ones_after_grace(tmp_pat
     with registry.acquire(session, "/get_containers", "r1"):
         assert registry.close_all(grace=0.1) == 1
     assert flow.handles[0].closed and session.credentials is None and flow.cancel.is_set()
+    assert registry.factory.shut_down  # browsers of logins still running are killed too
     with pytest.raises(ShuttingDown):
         registry.resolve("t", None, ASMITH, keep_alive=True, promote=False)
 
