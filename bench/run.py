@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,40 +55,16 @@ def stop_service(proc: subprocess.Popen[str]) -> None:
         proc.kill()
 
 
-def descendants(pid: int) -> list[int]:
-    """All descendant pids of ``pid`` (from /proc, no extra dependency)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
 def browser_pss_mb(pid: int) -> float:
     """Proportional set size of the browser processes under ``pid``: shared pages counted once."""
-    total_kb = 0
-    for child in descendants(pid):
+    total = 0
+    for child in psutil.Process(pid).children(recursive=True):
         try:
-            name = Path(f"/proc/{child}/comm").read_text().strip()
-            if "chrom" not in name:
-                continue
-            for line in Path(f"/proc/{child}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total_kb += int(line.split()[1])
-        except OSError:
+            if "chrom" in child.name():
+                total += child.memory_full_info().pss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return total_kb / 1024
+    return total / (1024 * 1024)
 
 
 def post(base: str, route: str, body: dict[str, Any]) -> tuple[float, requests.Response]:

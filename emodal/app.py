@@ -52,8 +52,7 @@ class Lifecycle:
         # First pass at start-up, then hourly (API_SPEC 3.11 FILE_RETENTION_HOURS).
         while True:
             try:
-                busy = [s.session_id for s in self.registry.list(None) if s.busy]
-                storage.cleanup(self.settings, self.settings.file_retention_hours, None, protected=busy)
+                storage.cleanup(self.settings, self.settings.file_retention_hours, None, self.registry.list(None))
                 # Records of keys never reused would otherwise stay on disk forever.
                 self.idempotency.purge_expired()
             except Exception:  # noqa: BLE001 - retention must never kill the service
@@ -63,7 +62,12 @@ class Lifecycle:
 
     def shutdown(self) -> None:
         """API_SPEC 3.10: refuse new requests, stop the refresher, give running operations
-        SHUTDOWN_GRACE, then quit every browser. Idempotent."""
+        SHUTDOWN_GRACE, then quit every browser. Idempotent.
+
+        One grace in all: the refresher is told to stop without waiting for it, because a refresh
+        it is running holds a session lock, which ``close_all`` waits for within the same grace
+        (waiting for the refresher first would spend the grace twice). A booking already past its
+        Submit click gets ``CONFIRMATION_TIMEOUT`` instead (``close_all``)."""
         with self._shutdown_lock:
             if self._done:
                 return
@@ -72,7 +76,7 @@ class Lifecycle:
         log.info("shutting down: refusing new requests")
         self._stop_retention.set()
         if self.refresher is not None:
-            self.refresher.stop()
+            self.refresher.stop(timeout=0)
         closed = self.registry.close_all(self.settings.shutdown_grace)
         log.info("shutdown complete: %s session(s) closed", closed)
 
@@ -82,6 +86,7 @@ def _default_registry(settings: Settings) -> tuple[Any, Any]:
     from emodal.sessions import LoginFlow, Refresher, SessionRegistry
 
     factory = BrowserFactory(settings)
+    factory.reap_stale()  # browsers of an earlier run killed before it could close them
     registry = SessionRegistry(settings, factory, LoginFlow(settings, factory))
     return registry, Refresher(registry, settings)
 

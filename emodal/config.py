@@ -49,6 +49,8 @@ class Settings:
     emodal_admin_keys: tuple[str, ...] = ()
     session_secret: bytes = field(default_factory=_secret_factory, repr=False)
     max_sessions: int = 10
+    #: ``None`` means ``max_sessions`` (resolved in ``__post_init__``): one API key may use every slot.
+    max_sessions_per_tenant: int | None = None
     max_concurrent_logins: int = 2
     session_timeout: int = 1800
     session_refresh_interval: int = 300
@@ -98,6 +100,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.state_dir is None:
             object.__setattr__(self, "state_dir", Path(self.downloads_dir) / ".state")
+        if self.max_sessions_per_tenant is None:
+            object.__setattr__(self, "max_sessions_per_tenant", self.max_sessions)
         for name in ("downloads_dir", "state_dir"):
             object.__setattr__(self, name, Path(getattr(self, name)))
         for name in ("emodal_ecp2_url", "emodal_termops_url", "emodal_truckerportal_url",
@@ -185,7 +189,7 @@ def _convert(name: str, raw: str) -> Any:
             return tuple(item.strip() for item in raw.split(",") if item.strip())
         if kind == "bool":
             return parse_bool_env(var, raw)
-        if kind == "int":
+        if kind in ("int", "int | None"):
             return int(raw)
         if kind == "float":
             return float(raw)
@@ -231,6 +235,8 @@ def _validate(s: Settings) -> None:
     # Every session may hold a request thread for minutes; /health and /sessions need spare threads.
     if s.server_threads <= s.max_sessions:
         raise ConfigError("SERVER_THREADS must be greater than MAX_SESSIONS")
+    if not 1 <= s.max_sessions_per_tenant <= s.max_sessions:  # type: ignore[operator]
+        raise ConfigError("MAX_SESSIONS_PER_TENANT must be 1-MAX_SESSIONS")
     if s.max_concurrent_logins > s.max_sessions:
         raise ConfigError("MAX_CONCURRENT_LOGINS must not exceed MAX_SESSIONS")
     if not s.emodal_move_types:

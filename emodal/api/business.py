@@ -57,7 +57,11 @@ def resolve_session(params: Mapping[str, Any], *, keep_alive: bool, promote: boo
     session, is_new = http.registry().resolve(g.tenant, session_id, credentials,
                                               keep_alive=keep_alive, promote=promote)
     http.remember_session(session.session_id, is_new)
-    ensure_session_folder(http.settings(), session.session_id, g.tenant)
+    try:
+        ensure_session_folder(http.settings(), session.session_id, g.tenant)
+    except BaseException:
+        http.registry().release(session)  # the request ends here: the session may be evicted again
+        raise
     return session, is_new
 
 

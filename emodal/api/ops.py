@@ -101,8 +101,7 @@ def cleanup() -> Response:
     params = parse(CLEANUP_SCHEMA, http.json_body(optional=True), settings)
     max_age = params["max_age_hours"] or settings.file_retention_hours
     tenant = scope_tenant()
-    busy = [s.session_id for s in http.registry().list(tenant) if s.busy]
-    result = storage.cleanup(settings, max_age, tenant, protected=busy)
+    result = storage.cleanup(settings, max_age, tenant, http.registry().list(tenant))
     return jsonify({"success": True, "message": "Cleanup completed", "deleted_files": result.deleted_files,
                     "freed_mb": round(result.freed_bytes / storage.MB, 2), **storage.usage(settings, tenant)})
 

@@ -39,8 +39,10 @@ def get_session() -> Response:
     params = parse(GET_SESSION_SCHEMA, http.json_body(), http.settings())
     keep_alive = params["keep_alive"]
     session, is_new = resolve_session(params, keep_alive=keep_alive, promote=keep_alive)
-    if not is_new:
-        registry = http.registry()
+    registry = http.registry()
+    if is_new:
+        registry.release(session)  # just logged in: nothing to run under its lock
+    else:
         # A reused browser may have lost its portal login since: probe it and re-login in place.
         with registry.acquire(session, "/get_session", g.request_id, timeout=http.settings().session_lock_timeout):
             registry.ensure_healthy(session)

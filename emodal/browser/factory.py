@@ -5,8 +5,11 @@ failed login or crashed session runs the host out of memory within days (v1 "fix
 killing every chrome on the host). Here every local ChromeDriver starts in its own process group
 (``start_new_session``); Chrome and its helpers inherit that group, so :meth:`BrowserHandle.close`
 can reap exactly the processes this service started, and nothing else, then delete the
-throw-away profile. Nothing is ever downloaded at run time: ChromeDriver and Chromium come from
-configuration or ``PATH`` (API_SPEC 3.11).
+throw-away profile. Each group is also recorded in ``STATE_DIR`` (:mod:`emodal.browser.ledger`)
+so the next start reaps what a killed run left behind (:meth:`BrowserFactory.reap_stale`), and
+:meth:`BrowserFactory.shutdown` kills the browsers of logins still running at exit. Nothing is
+ever downloaded at run time: ChromeDriver and Chromium come from configuration or ``PATH``
+(API_SPEC 3.11).
 """
 from __future__ import annotations
 
@@ -20,15 +23,22 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import psutil
 import urllib3
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from emodal.errors import InternalError, PortalUnavailable
+from emodal.browser.ledger import BrowserLedger, BrowserRecord, is_same_process
+from emodal.errors import InternalError, PortalUnavailable, ShuttingDown
 
 log = logging.getLogger(__name__)
+
+#: Seconds ``driver.quit()`` may take before the browser's process group is killed instead.
+QUIT_TIMEOUT = 15.0
+#: Name prefix of each browser's temporary root folder (profile + downloads) under the temp dir.
+PROFILE_PREFIX = "emodal-browser-"
 
 #: What a WebDriver call raises when the browser or its driver is gone: Selenium's own errors, or
 #: the HTTP client's when ChromeDriver itself died (connection refused to its port).
@@ -114,7 +124,7 @@ class BrowserHandle:
         except BROWSER_ERRORS:
             return False
 
-    def close(self, quit_timeout: float = 15.0) -> int:
+    def close(self, quit_timeout: float = QUIT_TIMEOUT) -> int:
         """Quit the browser, kill what is left of its process group, delete its profile.
 
         Idempotent and safe on a dead browser. ``driver.quit()`` runs in a helper thread bounded
@@ -152,19 +162,24 @@ class BrowserHandle:
 class BrowserFactory:
     """Creates configured browsers and remembers the open local ones it started (for reaping)."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, ledger: BrowserLedger | None = None) -> None:
         self.settings = settings
+        self.ledger = ledger or BrowserLedger(settings.state_dir)
         self._lock = threading.Lock()
         #: Open local browsers by process group id.
         self._open: dict[int, BrowserHandle] = {}
+        self._closed = False
 
     def create(self) -> BrowserHandle:
         """A new browser with a fresh temporary profile and download folder.
 
-        Raises ``InternalError`` when ChromeDriver/Chromium are missing (a deployment problem) and
-        ``PortalUnavailable`` when the browser fails to start or the Grid is unreachable.
+        Raises ``InternalError`` when ChromeDriver/Chromium are missing (a deployment problem),
+        ``PortalUnavailable`` when the browser fails to start or the Grid is unreachable, and
+        ``ShuttingDown`` after :meth:`shutdown`.
         """
-        root = Path(tempfile.mkdtemp(prefix="emodal-browser-"))
+        if self._closed:
+            raise ShuttingDown("Server is shutting down; no new browser")
+        root = Path(tempfile.mkdtemp(prefix=PROFILE_PREFIX))
         download_dir = root / "downloads"
         download_dir.mkdir()
         try:
@@ -199,6 +214,27 @@ class BrowserFactory:
         with self._lock:
             return list(self._open.values())
 
+    def shutdown(self) -> int:
+        """Start no more browsers and close every open one (logins still running at exit
+        included); return how many processes that ended."""
+        with self._lock:
+            self._closed = True
+        return self.reap(keep=set(), min_age=0)
+
+    def reap_stale(self) -> int:
+        """At start-up: kill the browsers an earlier run of this service left behind (it was
+        killed before it could close them) and delete their profiles; return how many processes."""
+        killed = 0
+        for record in self.ledger.stale():
+            killed += reap_record(record)
+            root = Path(record.root_dir)
+            if root.name.startswith(PROFILE_PREFIX) and root.parent == Path(tempfile.gettempdir()):
+                shutil.rmtree(root, ignore_errors=True)
+            self.ledger.forget(record.pgid)
+        if killed:
+            log.warning("reaped %d browser process(es) left behind by an earlier run", killed)
+        return killed
+
     def reap(self, keep: set[int], min_age: float) -> int:
         """Close every open local browser whose group is not in ``keep`` and that is older than
         ``min_age`` seconds; return how many processes that ended.
@@ -222,7 +258,8 @@ class BrowserFactory:
         if binary:
             opts.binary_location = binary
         # Own process group: Chrome inherits it, so close() and reap() can kill exactly ours.
-        service = Service(driver_path, popen_kw={"start_new_session": True})
+        service = _RecordedService(driver_path, lambda pid: self.ledger.record(pid, root),
+                                   popen_kw={"start_new_session": True})
         try:
             driver = webdriver.Chrome(service=service, options=opts)
         except WebDriverException as exc:
@@ -235,6 +272,10 @@ class BrowserFactory:
         handle = BrowserHandle(driver, root, download_dir, pgid, service, on_close=self._forget)
         with self._lock:
             self._open[pgid] = handle
+            closed = self._closed
+        if closed:  # shutdown reaped the open browsers while this one was starting
+            handle.close(quit_timeout=0)
+            raise ShuttingDown("Server is shutting down; no new browser")
         return self._configured(handle, cdp=True)
 
     def _create_remote(self, root: Path, download_dir: Path) -> BrowserHandle:
@@ -267,6 +308,8 @@ class BrowserFactory:
         with self._lock:
             if handle.pgid is not None:
                 self._open.pop(handle.pgid, None)
+        if handle.pgid is not None:
+            self.ledger.forget(handle.pgid)
 
     def _forget_service(self, service: Service) -> None:
         process = getattr(service, "process", None)
@@ -276,6 +319,21 @@ class BrowserFactory:
                 process.wait(timeout=5)
             except Exception:  # noqa: BLE001
                 pass
+            self.ledger.forget(process.pid)
+
+
+class _RecordedService(Service):
+    """ChromeDriver service that reports its process as soon as it runs, before Chrome starts
+    (Chrome is launched by the new-session call that follows), so no browser of ours ever runs
+    unrecorded."""
+
+    def __init__(self, path: str, on_start: Callable[[int], None], **kwargs: Any) -> None:
+        super().__init__(path, **kwargs)
+        self._on_start = on_start
+
+    def start(self) -> None:
+        super().start()
+        self._on_start(self.process.pid)
 
 
 def _find_chrome() -> str | None:
@@ -287,21 +345,19 @@ def _find_chrome() -> str | None:
 
 
 def group_pids(pgid: int) -> list[int]:
-    """PIDs whose process group is ``pgid`` (Linux ``/proc``; zombies excluded)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    """PIDs whose process group is ``pgid`` (zombies excluded)."""
+    return [p.pid for p in _group_processes(pgid)]
+
+
+def _group_processes(pgid: int) -> list[psutil.Process]:
+    members = []
+    for process in psutil.process_iter():
         try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read().decode("utf-8", "replace")
-        except OSError:
+            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                members.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError, PermissionError):
             continue
-        # Fields after the parenthesised command name: state ppid pgrp ...
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) >= 3 and fields[0] != "Z" and int(fields[2]) == pgid:
-            pids.append(int(entry))
-    return pids
+    return members
 
 
 def kill_group(pgid: int) -> int:
@@ -313,6 +369,26 @@ def kill_group(pgid: int) -> int:
         except (ProcessLookupError, PermissionError):
             return 0
     return len(alive)
+
+
+def reap_record(record: BrowserRecord) -> int:
+    """Kill what is left of a recorded browser of an earlier run; return how many processes.
+
+    The whole group only while its leader (ChromeDriver) is the recorded process (same start
+    time): a reused PID is never signalled. Without that leader, only members whose command line
+    names the browser's own random profile folder (Chromium's ``--user-data-dir``) are ours.
+    """
+    if is_same_process(record.pgid, record.started):
+        return kill_group(record.pgid)
+    killed = 0
+    for process in _group_processes(record.pgid):
+        try:
+            if any(record.root_dir in arg for arg in process.cmdline()):
+                process.kill()
+                killed += 1
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return killed
 
 
 def _short(exc: BaseException) -> str:

@@ -98,6 +98,7 @@ def make_appointment(ctx: OperationContext, *, before_submit: Callable[[], None]
         before_submit()
     # Past this line the portal may have booked: never retry, never resume this wizard.
     ctx.no_retry = True
+    ctx.session.submitting = True  # shutdown now gives this call CONFIRMATION_TIMEOUT, not SHUTDOWN_GRACE
     run.store.drop(run.record.appointment_session_id)
     with ctx.step("submit"):
         run.wizard.submit(button)

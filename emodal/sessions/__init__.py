@@ -13,8 +13,8 @@ Construction (in ``create_app`` / the entry point)::
     refresher = Refresher(registry, settings)
     refresher.start()            # at app start;  refresher.stop() at shutdown
     ...
-    registry.close_all()         # at shutdown, after refresher.stop(): waits up to SHUTDOWN_GRACE
-                                 # for running operations, then quits every browser
+    registry.close_all()         # at shutdown, after refresher.stop(timeout=0): waits up to
+                                 # SHUTDOWN_GRACE for running operations, then quits every browser
 
 ``Credentials`` (``emodal.sessions.credentials``)
     ``Credentials(username, password, captcha_api_key)``: frozen dataclass whose ``repr`` hides
@@ -34,11 +34,17 @@ the registry-wide lock while a browser is driven.
     before ``resolve`` returns (concurrent identical credentials share one login: the waiters get
     ``is_new=False``). ``keep_alive``: kind of a session this call creates. ``promote``: make a
     matched regular session keep-alive (``/get_session`` with keep_alive true, or
-    ``keep_browser_alive: true``). Matching credentials replace the stored captcha key.
+    ``keep_browser_alive: true``). Matching credentials replace the stored captcha key (another key
+    clears ``needs_attention``). The session comes back *pinned* to the calling thread: not
+    evicted or expired until this thread's ``acquire`` holds its lock or ``release`` is called.
+    Capacity (3.8 + ``MAX_SESSIONS_PER_TENANT``): a new login runs only if the limits hold or enough
+    idle sessions could make room; they are evicted only after the login succeeded.
+``release(session=None)``: drop the calling thread's pin (a request that ends before ``acquire``).
 ``acquire(session, route, request_id, timeout=None, *, touch=True)``: context manager holding the
     session lock (default timeout ``SESSION_LOCK_TIMEOUT``; ``0`` only tries); raises
     ``SessionBusy`` (``Retry-After: 10``) whose ``details`` names the running route, or
-    ``SessionNotFound`` if the session was closed meanwhile. Inside, ``state`` is ``busy`` and
+    ``SessionNotFound`` if the session was closed meanwhile, ``ShuttingDown`` once ``close_all``
+    began (no new operation starts; waiters get it too). Inside, ``state`` is ``busy`` and
     ``current_operation`` is set; on exit ``current_url`` is recorded and, with ``touch``,
     ``last_used`` is updated (the refresher passes ``touch=False``).
 ``ensure_healthy(session) -> bool``: call while holding the lock, before an operation. Probes the
@@ -49,7 +55,9 @@ the registry-wide lock while a browser is driven.
     ``PortalUnavailable``/``PortalTimeout`` when the portal is unusable.
 ``relogin(session) -> None``: call while holding the lock, after an operation raised
     ``PortalSessionLost``; then retry the operation once. ``InvalidCredentials`` closes the
-    session (it is gone from the registry when the error propagates).
+    session (it is gone from the registry when the error propagates); ``CaptchaKeyInvalid`` /
+    ``CaptchaZeroBalance`` leave it ``needs_attention`` (``ensure_healthy``/``refresh`` then raise
+    that error at once, and the refresher skips it) until ``resolve`` brings another captcha key.
 ``get(tenant, session_id) -> BrowserSession | None``: ``None`` for unknown or foreign ids
     (tenant ``None`` = admin: any tenant).
 ``list(tenant=None) -> list[BrowserSession]``: the tenant's sessions (``None`` = all), oldest first.
@@ -62,8 +70,10 @@ the registry-wide lock while a browser is driven.
     ``by_kind_state`` (``{"keep_alive"|"regular": {state: n}}``), ``counters`` (logins by result,
     captcha_solves, refreshes by result, evictions, recoveries) and ``portal``
     (``{"status": "ok"|"error"|"unknown", "last_success_at": iso|None, "last_error_type": str|None}``).
-``close_all(grace=None) -> int``: shutdown; waits up to ``grace`` (default ``SHUTDOWN_GRACE``) for
-    running operations, then closes every session. Returns the number closed.
+``close_all(grace=None) -> int``: shutdown; waits up to ``grace`` (default ``SHUTDOWN_GRACE``) in all
+    for running operations (a session whose booking is past Submit: ``CONFIRMATION_TIMEOUT`` after
+    the click), closes every session, then ``factory.shutdown()`` kills browsers of logins still
+    running and refuses new ones. Returns the number of sessions closed. ``shutting_down``: True since.
 ``emergency_close_all() -> int``: closes every session without waiting for locks, clears the login
     queue; returns the number of processes killed.
 ``reap_orphans() -> int``: kills processes this service started that belong to no session or
@@ -71,14 +81,16 @@ the registry-wide lock while a browser is driven.
 
 ``BrowserSession`` (``emodal.sessions.session``)
     Attributes of ARCHITECTURE.md: ``session_id``, ``tenant``, ``username``, ``keep_alive``, ``state``
-    (``SessionState``: logging_in, ready, busy, relogging, logged_out, closing), ``created_at``,
+    (``SessionState``: logging_in, ready, busy, relogging, logged_out, needs_attention, closing),
+    ``created_at``,
     ``last_used``, ``last_refresh`` (epoch floats), ``login_count``, ``last_error``
     (``{"error_type", "at"}`` or None), ``current_url``, ``current_operation``
     (``{"route", "request_id", "started_at"}`` or None), ``lock``, ``driver``, ``handle``
     (``BrowserHandle``), ``wizards`` (dict of open appointment workflows, each with ``last_used``),
     ``busy`` (property), ``session_dir(downloads_dir)``, ``expires_at(session_timeout)``,
     ``describe(session_timeout, *, owner=False) -> dict`` (the ``/sessions`` object of API_SPEC 4.10,
-    ISO-8601 UTC timestamps), ``record_url()`` (stores the current URL without query/fragment).
+    ISO-8601 UTC timestamps), ``record_url()`` (stores the current URL without query/fragment),
+    ``submitting`` (set by ``make_appointment`` at the Submit click; shutdown waits longer for it).
 
 ``Refresher(registry, settings)`` (``emodal.sessions.refresher``): ``start()``, ``stop(timeout=None)``
     (waits at most ``SHUTDOWN_GRACE`` by default),

@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-from emodal.errors import ApiError, SessionBusy, SessionNotFound
+from emodal.errors import ApiError, SessionBusy, SessionNotFound, ShuttingDown
 from emodal.sessions.registry import SessionRegistry
 from emodal.sessions.session import BrowserSession, SessionState
 
@@ -48,8 +48,9 @@ class Refresher:
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop after the current refresh; wait for the thread at most ``timeout`` seconds
-        (default ``SHUTDOWN_GRACE``). A refresh still running then (a re-login waiting on the
-        captcha service) keeps its session lock; shutdown's ``close_all`` deals with it."""
+        (default ``SHUTDOWN_GRACE``; shutdown passes 0). A refresh still running then (a re-login
+        waiting on the captcha service) keeps its session lock; shutdown's ``close_all`` waits for
+        that lock within its grace, then cancels the captcha wait and kills the browser."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(self.settings.shutdown_grace if timeout is None else timeout)
@@ -83,7 +84,7 @@ class Refresher:
         if session.state is SessionState.LOGGED_OUT:
             return True  # a lapsed session is re-established as soon as its back-off allows
         if session.state is not SessionState.READY:
-            return False
+            return False  # also needs_attention: its captcha key is known bad, only a request can fix it
         newest_wizard = session.newest_wizard_use()
         if newest_wizard is not None and now - newest_wizard < self.settings.appointment_session_ttl:
             return False
@@ -94,8 +95,8 @@ class Refresher:
         try:
             with self.registry.acquire(session, "refresh", None, timeout=0, touch=False):
                 recovered = self.registry.refresh(session)
-        except (SessionBusy, SessionNotFound):
-            return  # in use or closed meanwhile: nothing to do this tick
+        except (SessionBusy, SessionNotFound, ShuttingDown):
+            return  # in use, closed meanwhile or stopping: nothing to do this tick
         except ApiError as exc:
             session.refresh_failures += 1
             delay = min(self.settings.refresh_check_interval * 2 ** (session.refresh_failures - 1),

@@ -30,7 +30,14 @@ class SessionState(str, enum.Enum):
     BUSY = "busy"
     RELOGGING = "relogging"
     LOGGED_OUT = "logged_out"
+    #: The stored captcha key was refused (bad key, no balance) on a re-login: no automatic
+    #: re-login until a request brings another key (re-trying a known-bad key gets it banned).
+    NEEDS_ATTENTION = "needs_attention"
     CLOSING = "closing"
+
+
+#: States in which nobody drives the browser: eviction candidates when their lock is free.
+IDLE_STATES = frozenset({SessionState.READY, SessionState.LOGGED_OUT, SessionState.NEEDS_ATTENTION})
 
 
 def iso_utc(epoch: float | None) -> str | None:
@@ -76,6 +83,13 @@ class BrowserSession:
         #: Set when the first login finished (successfully or not); single-flight waiters block on it.
         self.login_done = threading.Event()
         self.login_error: BaseException | None = None
+        #: Requests that resolved this session and have not taken its lock yet (registry-owned):
+        #: a pinned session is never evicted or expired, so ``acquire`` finds it still open.
+        self.pins = 0
+        #: ``time.monotonic()`` of the Submit click of a running booking, else None; see :attr:`submitting`.
+        self.submitted_at: float | None = None
+        #: The captcha error class that put the session in ``needs_attention`` (re-raised, never re-tried).
+        self.attention_error: type[Exception] | None = None
 
     def __repr__(self) -> str:
         return f"BrowserSession({self.short_id}, user={self.username!r}, state={self.state.value})"
@@ -97,6 +111,17 @@ class BrowserSession:
     @property
     def busy(self) -> bool:
         return self.lock.locked()
+
+    @property
+    def submitting(self) -> bool:
+        """True while a booking whose Submit was clicked runs: shutdown then gives the operation
+        ``CONFIRMATION_TIMEOUT`` instead of ``SHUTDOWN_GRACE`` before it kills the browser, since
+        killing it would turn a probably-booked appointment into an unknown outcome."""
+        return self.submitted_at is not None
+
+    @submitting.setter
+    def submitting(self, value: bool) -> None:
+        self.submitted_at = time.monotonic() if value else None
 
     @property
     def kind(self) -> str:

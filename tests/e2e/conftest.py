@@ -10,10 +10,13 @@
 - `credentials(username)`: the request fields of a sandbox account (password + solver key).
 - `make_service(**overrides)`: a second, private service instance (e.g. to test shutdown);
   every instance made is shut down at the end of the test using it.
+- `eventually(condition, timeout, what)`: poll a condition from a test (the code under test never
+  sleeps; tests may wait for other threads and processes).
 """
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +32,17 @@ from emodal.config import Settings
 PASSWORDS = {"jdoe": "sandbox-pass", "asmith": "sandbox-pass-2"}
 SOLVER_KEY = "sandbox-key"
 TIMEOUT = 300
+
+
+def eventually(condition: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
+    """Poll ``condition`` until it is truthy (returned) or ``timeout`` seconds pass (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass

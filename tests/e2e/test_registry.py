@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -21,6 +21,7 @@ from emodal.errors import CapacityExhausted, InvalidCredentials, SessionBusy, Se
 from emodal.portal import health
 from emodal.portal.health import PageState
 from emodal.sessions import Credentials, LoginFlow, Refresher, SessionRegistry, SessionState
+from tests.e2e.conftest import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -39,17 +40,6 @@ def build(sandbox: Any, downloads: Path, **overrides: Any) -> SessionRegistry:
     settings = Settings(**values).with_sandbox(sandbox.base_url)
     factory = BrowserFactory(settings)
     return SessionRegistry(settings, factory, LoginFlow(settings, factory))
-
-
-def eventually(condition: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-    """Poll a condition in a test (the code under test never sleeps; tests may wait for threads)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -214,6 +204,7 @@ def test_refresher_skips_sessions_with_a_young_wizard(registry: SessionRegistry,
 def test_regular_session_expires(registry: SessionRegistry) -> None:
     session, is_new = registry.resolve("tenant-regular", None, JDOE, keep_alive=False, promote=False)
     assert is_new and not session.keep_alive
+    registry.release()  # the resolving request ended (a pinned session is never expired)
     pids = session.handle.pids()
     assert registry.expire_idle() == 0  # used just now
     session.last_used -= registry.settings.session_timeout + 1

@@ -79,6 +79,9 @@ class FakeRegistry:
         with session.lock:
             yield
 
+    def release(self, session=None) -> None:
+        pass
+
     def ensure_healthy(self, session) -> bool:
         return False
 
