@@ -21,12 +21,12 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from emodal.errors import InvalidCredentials, PortalUnavailable, RecaptchaFailed
 from emodal.portal import health
-from emodal.portal.health import PageState
+from emodal.portal.health import PASSWORD_CSS, USERNAME_CSS, PageState
 from emodal.portal.urls import PortalUrls, strip_query
 from emodal.portal.waits import wait_enabled, wait_for, wait_visible
 
-USERNAME = (By.CSS_SELECTOR, "input[name='Username']")
-PASSWORD = (By.CSS_SELECTOR, "input[name='Password']")
+USERNAME = (By.CSS_SELECTOR, USERNAME_CSS)
+PASSWORD = (By.CSS_SELECTOR, PASSWORD_CSS)
 LOGIN_BUTTON = (By.XPATH, "//button[@type='submit']")
 ANCHOR_IFRAME = (By.XPATH, "//iframe[contains(@src,'recaptcha/api2/anchor')]")
 SITEKEY_HOLDER = (By.CSS_SELECTOR, "[data-sitekey]")
