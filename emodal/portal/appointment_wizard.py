@@ -91,43 +91,43 @@ class AppointmentWizard:
                  page_timeout: float, confirmation_timeout: float) -> None:
         self._driver = driver
         self._urls = urls
-        self.m = Material(driver, element_timeout)
-        self.stepper = Stepper(self.m)
-        self.calendar = DatePicker(self.m)
-        self.page_timeout = page_timeout
-        self.confirmation_timeout = confirmation_timeout
+        self._m = Material(driver, element_timeout)
+        self._stepper = Stepper(self._m)
+        self._calendar = DatePicker(self._m)
+        self._page_timeout = page_timeout
+        self._confirmation_timeout = confirmation_timeout
 
     # --- page ----------------------------------------------------------------------------------------
     def open(self) -> None:
         """Load a fresh wizard and wait for step 1 (the page is blank until Angular boots, A8.1)."""
-        open_page(self._driver, self._urls.addvisit, self._urls, self.page_timeout, "the appointment wizard to load")
-        wait_for(self._driver, lambda d: self.stepper.position() == 1, self.page_timeout,
+        open_page(self._driver, self._urls.addvisit, self._urls, self._page_timeout, "the appointment wizard to load")
+        wait_for(self._driver, lambda d: self._stepper.position() == 1, self._page_timeout,
                  "step 1 of the appointment wizard")
 
     def is_shown(self) -> bool:
         """True when the browser is on the wizard page with a stepper (a resume can continue)."""
         path = relative_path(self._urls.termops, self._driver.current_url)
-        return (path or "").rstrip("/").lower() == "/trucker/web/addvisit" and self.stepper.position() is not None
+        return (path or "").rstrip("/").lower() == "/trucker/web/addvisit" and self._stepper.position() is not None
 
     def position(self) -> int | None:
-        return self.stepper.position()
+        return self._stepper.position()
 
     def _panel(self) -> WebElement:
-        return self.stepper.active_panel()
+        return self._stepper.active_panel()
 
     def next(self) -> StepOutcome:
         """Click Next of the active step: ADVANCED, DIALOG or INVALID; PortalTimeout without any."""
-        return self.stepper.next()
+        return self._stepper.next()
 
     def settle(self, what: str) -> None:
         """Wait until the page has no pending XHR (e.g. the offer refreshed after a refusal)."""
-        self.m.stable(what)
+        self._m.stable(what)
 
     def dialog_text(self) -> str | None:
-        return self.m.read_dialog()
+        return self._m.read_dialog()
 
     def close_dialog(self) -> None:
-        self.m.close_dialog()
+        self._m.close_dialog()
 
     def _shown(self, locator: str, by: str = By.CSS_SELECTOR, panel: WebElement | None = None) -> WebElement | None:
         """The first displayed match of ``locator`` in the active step panel (B17 rule 4).
@@ -136,7 +136,7 @@ class AppointmentWizard:
         (PORTAL_SPEC A6, B11.1), so a page-wide match, or a hidden one, is never used.
         ``panel`` saves a round trip when the caller already holds the active panel.
         """
-        return self.m.shown_in(panel or self._panel(), locator, by)
+        return self._m.shown_in(panel or self._panel(), locator, by)
 
     def field_errors(self) -> list[str]:
         """Visible mat-error texts of the active step (why Next did not advance)."""
@@ -146,7 +146,7 @@ class AppointmentWizard:
     # --- step 1 --------------------------------------------------------------------------------------
     def choose(self, label: str, requested: str, field: str) -> str:
         """Choose in the step's mat-select labelled ``label``; returns the value shown."""
-        return self.m.select_by_label(self._panel(), label, requested, field)
+        return self._m.select_by_label(self._panel(), label, requested, field)
 
     def detect_form(self) -> MoveForm:
         """Which second card step 1 shows after the Move Type."""
@@ -159,21 +159,21 @@ class AppointmentWizard:
             if self._shown(AUTOCOMPLETE_INPUT, panel=panel):
                 return MoveForm.LINE_EQUIP
             return False
-        return wait_for(self._driver, _form, self.m.timeout, "the step-1 move form")
+        return wait_for(self._driver, _form, self._m.timeout, "the step-1 move form")
 
     def add_container(self, number: str) -> bool:
-        return self.m.add_chip(self._shown(CONTAINER_INPUT), number)
+        return self._m.add_chip(self._shown(CONTAINER_INPUT), number)
 
     def add_booking(self, number: str) -> bool:
         """Add the booking chip; the portal validates it by XHR and may answer with a dialog."""
-        return self.m.add_chip(self._shown(BOOKING_INPUT), number)
+        return self._m.add_chip(self._shown(BOOKING_INPUT), number)
 
     def set_line_equip(self, line: str, equip_size: str) -> tuple[str, str]:
         """Fill the Line and Equip Size autocompletes (by mat-label, else first/second, A8.2)."""
         values = []
         for index, (label, value, field) in enumerate(
                 (("Line", line, "line"), ("Equip Size", equip_size, "equip_size"))):
-            values.append(self.m.autocomplete_choose(self._autocomplete(label, index), value, field)[0])
+            values.append(self._m.autocomplete_choose(self._autocomplete(label, index), value, field)[0])
         return values[0], values[1]
 
     def _autocomplete(self, label: str, index: int) -> WebElement:
@@ -200,8 +200,8 @@ class AppointmentWizard:
         """
         box = wait_for(self._driver,
                        lambda d: next(iter(self._panel().find_elements(By.CSS_SELECTOR, MOVE_CHECKBOX)), False),
-                       self.m.timeout, "the move checkbox")
-        self.m.ensure_checked(box)
+                       self._m.timeout, "the move checkbox")
+        self._m.ensure_checked(box)
 
     def pin_field(self) -> PinField:
         """Whether the step shows a PIN input, and whether the portal marks it required."""
@@ -216,7 +216,7 @@ class AppointmentWizard:
 
     def enter_pin(self, pin: str) -> None:
         """Type the PIN into the step's PIN input (call only when :meth:`pin_field` found one)."""
-        _type(wait_for(self._driver, lambda d: self._shown(PIN_INPUTS) or False, self.m.timeout, "the PIN field"), pin)
+        _type(wait_for(self._driver, lambda d: self._shown(PIN_INPUTS) or False, self._m.timeout, "the PIN field"), pin)
 
     def set_unit(self, unit: str) -> bool:
         """Type the Unit number when the field is editable (it is pre-filled read-only on imports)."""
@@ -244,16 +244,16 @@ class AppointmentWizard:
         plate_input = self._shown(PLATE_INPUT, panel=panel)
         if plate_input is None:  # fallback of the earlier automation: the step's first autocomplete
             plate_input = self._shown(AUTOCOMPLETE_INPUT, panel=panel)
-        return self.m.autocomplete_choose(plate_input, plate, "truck_plate", or_first=or_first)[0]
+        return self._m.autocomplete_choose(plate_input, plate, "truck_plate", or_first=or_first)[0]
 
     def set_own_chassis(self, yes: bool) -> bool:
-        return self.m.set_toggle(self._panel(), yes)
+        return self._m.set_toggle(self._panel(), yes)
 
     def own_chassis(self) -> bool | None:
         """The pressed own-chassis toggle (True = YES), None when the step has none."""
         panel = self._panel()
         for text, value in (("YES", True), ("NO", False)):
-            if self.m.toggle_pressed(panel, text):
+            if self._m.toggle_pressed(panel, text):
                 return value
         return None
 
@@ -267,19 +267,19 @@ class AppointmentWizard:
 
     def open_slots(self) -> list[str]:
         """Open the slot select and return its option texts verbatim (panel left open for a shot)."""
-        select = wait_for(self._driver, lambda d: self._slot_select() or False, self.m.timeout,
+        select = wait_for(self._driver, lambda d: self._slot_select() or False, self._m.timeout,
                           "the appointment time dropdown")
-        return [text for _, text in self.m.open_select(select, "appointment_time")]
+        return [text for _, text in self._m.open_select(select, "appointment_time")]
 
     def close_panels(self) -> None:
-        self.m.close_panels()
+        self._m.close_panels()
 
     def close_calendar(self) -> None:
-        self.calendar.close()
+        self._calendar.close()
 
     def choose_slot(self, text: str) -> str:
         """Select exactly the offered slot ``text``; returns the value the select shows."""
-        return self.m.choose_in_select(self._slot_select(), text, "appointment_time")
+        return self._m.choose_in_select(self._slot_select(), text, "appointment_time")
 
     def info_text(self) -> str | None:
         """The step's "Check-In for this visit ..." line, found by its text, not by a class."""
@@ -289,12 +289,12 @@ class AppointmentWizard:
 
     def open_calendar(self) -> list[tuple[str, date]]:
         """Open the export date picker and return its enabled days (label, date); left open."""
-        self.calendar.open(self._panel())
-        return self.calendar.enabled_days()
+        self._calendar.open(self._panel())
+        return self._calendar.enabled_days()
 
     def choose_day(self, day: date) -> None:
         """Pick ``day`` on the date picker (the operation checked that it is offered)."""
-        self.calendar.choose(self._panel(), day)
+        self._calendar.choose(self._panel(), day)
 
     def wait_submit_ready(self) -> None:
         """Wait until the step shows its Submit button; PortalTimeout when it never does (nothing
@@ -303,16 +303,16 @@ class AppointmentWizard:
 
     def submit(self) -> None:
         """Click Submit: this books on the portal."""
-        self.m.click(self._submit_button())
+        self._m.click(self._submit_button())
 
     def _submit_button(self) -> WebElement:
         """The step's Submit button (`//button//span[contains(text(),'Submit')]/..`, A8.1)."""
         return wait_for(self._driver, lambda d: self._shown(SUBMIT_XPATH, By.XPATH) or False,
-                        self.m.timeout, "the Submit button")
+                        self._m.timeout, "the Submit button")
 
     def wait_after_submit(self) -> StepOutcome:
         """ADVANCED once step 4 is selected, DIALOG on a refusal; PortalTimeout otherwise."""
-        return self.stepper.wait_position(4, self.confirmation_timeout, "the Confirmation step after Submit")
+        return self._stepper.wait_position(4, self._confirmation_timeout, "the Confirmation step after Submit")
 
     def confirmation(self) -> dict[str, Any]:
         """Step 4 read generically: ``text``, label/value ``pairs`` and the appointment ``number``."""
