@@ -18,7 +18,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
-from emodal.portal.components import FIELD_ERROR_CSS, Material, Stepper, StepOutcome, labelled, text_of
+from emodal.portal.components import (CHECKBOX_INPUT_CSS, FIELD_ERROR_CSS, Material, Stepper, StepOutcome,
+                                      labelled, text_of)
 from emodal.portal.datepicker import DatePicker
 from emodal.portal.navigation import open_page
 from emodal.portal.urls import PortalUrls, relative_path
@@ -30,7 +31,7 @@ BOOKING_INPUT = "input[formcontrolname='bookingNumber']"
 AUTOCOMPLETE_CLASS = "mat-autocomplete-trigger"
 AUTOCOMPLETE_INPUT = f"input.{AUTOCOMPLETE_CLASS}"
 QUANTITY_INPUT_XPATH = labelled("Quantity", "input")
-MOVE_CHECKBOX = "input.mat-checkbox-input"
+MOVE_CHECKBOX = CHECKBOX_INPUT_CSS
 PIN_INPUTS = "input[formcontrolname='Pin'], input[matinput][placeholder*='PIN']"
 UNIT_INPUTS = "input[formcontrolname='Unit'], input[matinput][uppercase][maxlength='11']"
 SEAL_INPUT = "input[formcontrolname='Seal{n}_Num']"

@@ -33,6 +33,9 @@ OPEN_PANEL_CSS = ".cdk-overlay-container .mat-select-panel, .cdk-overlay-contain
 BACKDROP_CSS = ".cdk-overlay-backdrop"
 DIALOG_CSS = "mat-dialog-container"
 FIELD_ERROR_CSS = "mat-error"
+#: A legacy mat-checkbox: its input carries ``aria-checked``, its host takes the click (A9).
+CHECKBOX_INPUT_CSS = "input.mat-checkbox-input"
+CHECKBOX_HOST_XPATH = "./ancestor::mat-checkbox[1]"
 #: A step's fields the portal refused: an invalid form field or its error text.
 FIELD_INVALID_CSS = f".mat-form-field-invalid, {FIELD_ERROR_CSS}"
 CLOSE_BUTTON_XPATH = ".//span[@class='mat-button-wrapper' and text()='CLOSE']"
@@ -114,14 +117,19 @@ class Material:
 
     def close_panels(self) -> None:
         """Close any select/autocomplete panel and wait until it is gone."""
-        if self.driver.find_elements(By.CSS_SELECTOR, OPEN_PANEL_CSS):
-            backdrops = self.driver.find_elements(By.CSS_SELECTOR, BACKDROP_CSS)
-            if backdrops:
-                js_click(self.driver, backdrops[-1])
-            else:
-                self.body_click()
-            wait_for(self.driver, lambda d: not d.find_elements(By.CSS_SELECTOR, OPEN_PANEL_CSS),
-                     self.timeout, "the dropdown panel to close")
+        self.dismiss_overlay(OPEN_PANEL_CSS, "the dropdown panel to close")
+
+    def dismiss_overlay(self, shown_css: str, what: str) -> None:
+        """Close the CDK overlay whose content matches ``shown_css`` (a click on its backdrop, else
+        on ``body``) and wait until that content is gone; nothing to do when it is not shown."""
+        if not self.driver.find_elements(By.CSS_SELECTOR, shown_css):
+            return
+        backdrops = self.driver.find_elements(By.CSS_SELECTOR, BACKDROP_CSS)
+        if backdrops:
+            js_click(self.driver, backdrops[-1])
+        else:
+            self.body_click()
+        wait_for(self.driver, lambda d: not d.find_elements(By.CSS_SELECTOR, shown_css), self.timeout, what)
 
     def shown_in(self, scope: WebElement, locator: str, by: str = By.XPATH, *,
                  enabled: bool = False) -> WebElement | None:
@@ -260,7 +268,7 @@ class Material:
         """Check a legacy mat-checkbox (state = the input's ``aria-checked``), clicking its host."""
         if checkbox_input.get_attribute("aria-checked") == "true":
             return
-        host = checkbox_input.find_element(By.XPATH, "./ancestor::mat-checkbox[1]")
+        host = checkbox_input.find_element(By.XPATH, CHECKBOX_HOST_XPATH)
         self.click(host)
         wait_for(self.driver, lambda d: checkbox_input.get_attribute("aria-checked") == "true",
                  self.timeout, "the move checkbox to be checked")

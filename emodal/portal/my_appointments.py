@@ -19,13 +19,13 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
 from emodal.errors import PortalTimeout, PortalUnavailable
-from emodal.portal.components import Material
+from emodal.portal.components import CHECKBOX_HOST_XPATH, CHECKBOX_INPUT_CSS, Material
 from emodal.portal.navigation import open_page
 from emodal.portal.scrolling import InfiniteScroll, ScrollLimits, ScrollResult
 from emodal.portal.urls import PortalUrls
 from emodal.portal.waits import js_click, wait_for
 
-ROW_CHECKBOX = "input.mat-checkbox-input"
+ROW_CHECKBOX = CHECKBOX_INPUT_CSS
 #: Generic row, header-cell and cell elements: the list's markup is unknown (A13 item 7).
 ROW_CSS = "tr, mat-row, [role=row]"
 HEADER_CELL_CSS = "th, mat-header-cell, [role=columnheader]"
@@ -141,7 +141,7 @@ class MyAppointmentsPage:
         if checked < count:  # A9 fallback order: the input, then its mat-checkbox host
             for input_el in self._row_inputs()[:count]:
                 if input_el.get_attribute("aria-checked") != "true":
-                    self._m.click(input_el.find_element(By.XPATH, "./ancestor::mat-checkbox[1]"))
+                    self._m.click(input_el.find_element(By.XPATH, CHECKBOX_HOST_XPATH))
             checked = sum(1 for i in self._row_inputs()[:count] if i.get_attribute("aria-checked") == "true")
         return checked
 
