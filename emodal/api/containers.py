@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar
 
 from flask import Blueprint, Response
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from emodal.api.business import execute
 from emodal.api.openapi import register
-from emodal.api.schemas import Bool, BusinessRequest, Check, Choice, Container, ContainerList, Int, Str, aliased
+from emodal.api.schemas import Bool, BusinessRequest, Check, Choice, Container, ContainerList, Int, Str
 from emodal.config import Settings
 from emodal.errors import InvalidContainerNumber, InvalidField, MissingFields
 from emodal.operations.bulk import get_info_bulk
@@ -46,7 +46,7 @@ register("/get_containers", "POST", GetContainersRequest,
 class ContainerRequest(BusinessRequest):
     """One container of the account (/get_container_timeline, /get_booking_number)."""
 
-    container_id: Container = Field(validation_alias=aliased("container_id", "container"),
+    container_id: Container = Field(validation_alias=AliasChoices("container_id", "container"),
                                     description="ISO 6346 container number of the account.")
 
 

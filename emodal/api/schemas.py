@@ -339,11 +339,6 @@ class RequestModel(BaseModel):
         return json_schema
 
 
-def aliased(name: str, *aliases: str) -> AliasChoices:
-    """``validation_alias`` reading ``name``, then each legacy alias (API_SPEC 4.16)."""
-    return AliasChoices(name, *aliases)
-
-
 class BusinessRequest(RequestModel):
     """The common fields of the business routes (API_SPEC 4, "Common request fields")."""
 
@@ -354,7 +349,7 @@ class BusinessRequest(RequestModel):
         None, description="2captcha key for the login reCAPTCHA.")
     keep_browser_alive: Bool = Field(
         False, description="When this call creates the session: keep-alive instead of regular; true promotes.")
-    debug: Bool = Field(False, validation_alias=aliased("debug", "capture_screens"),
+    debug: Bool = Field(False, validation_alias=AliasChoices("debug", "capture_screens"),
                         description="Screenshots after every step plus a debug bundle (capture_screens: legacy alias).")
     screens_label: Str | None = Field(None, description="Overlay user label (default: username).")
     vm_email: Str | None = Field(None, description="Overlay line 'VM: <value>'.")

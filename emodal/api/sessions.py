@@ -8,22 +8,23 @@ from __future__ import annotations
 from typing import Annotated
 
 from flask import Blueprint, Response, g, jsonify
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from emodal.api import http
 from emodal.api.auth import scope_tenant
 from emodal.api.business import resolve_session
 from emodal.api.openapi import register
-from emodal.api.schemas import Bool, RawStr, RequestModel, Secret, Str, aliased, parse
+from emodal.api.schemas import Bool, RawStr, RequestModel, Secret, Str, parse
 from emodal.errors import SessionNotFound
 
 bp = Blueprint("sessions", __name__)
+
 
 class GetSessionRequest(RequestModel):
     username: Str = Field(description="E-Modal username.")
     password: Annotated[RawStr, Secret()] = Field(description="E-Modal password.")
     captcha_api_key: Annotated[Str, Secret()] = Field(description="2captcha key for the login reCAPTCHA.")
-    keep_alive: Bool = Field(True, validation_alias=aliased("keep_alive", "keep_browser_alive"),
+    keep_alive: Bool = Field(True, validation_alias=AliasChoices("keep_alive", "keep_browser_alive"),
                              description="Keep-alive session (refreshed, never expires) or regular (SESSION_TIMEOUT).")
 
 

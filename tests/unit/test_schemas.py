@@ -3,10 +3,10 @@ import datetime
 from typing import Annotated, ClassVar
 
 import pytest
-from pydantic import Field, create_model
+from pydantic import create_model
 
 from emodal.api.schemas import (AbsentValues, Bool, BusinessRequest, Choice, Container, ContainerList, DateText,
-                                Int, RawStr, RequestModel, RequiredIf, Str, missing_fields_error, parse, redact)
+                                Int, RequestModel, RequiredIf, Str, missing_fields_error, parse, redact)
 from emodal.config import Settings
 from emodal.errors import InvalidContainerNumber, InvalidField, MissingFields
 
