@@ -58,6 +58,14 @@ def _comma_list(value: Any) -> Any:
     return value
 
 
+def _whole_seconds(value: Any) -> Any:
+    if isinstance(value, str):
+        if not value.strip().lstrip("+-").isdigit():
+            raise ValueError("must be a whole number of seconds")
+        return int(value)
+    return value
+
+
 def _api_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
     if any(len(key) < MIN_API_KEY_LENGTH for key in keys):
         raise ValueError(f"every key must be at least {MIN_API_KEY_LENGTH} characters")
@@ -109,8 +117,8 @@ def _secret(value: Any) -> Any:
 
 
 Flag = Annotated[bool, BeforeValidator(_flag)]
-#: A duration in seconds: an integer from the environment, fractions allowed (tests use sub-second waits).
-Seconds = PositiveInt | PositiveFloat
+#: A duration in seconds: a whole number in the environment; callers may pass fractions (sub-second test waits).
+Seconds = Annotated[PositiveInt | PositiveFloat, BeforeValidator(_whole_seconds)]
 Keys = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list), AfterValidator(_api_keys)]
 #: Page URLs are composed as base + real path; a trailing slash would double it.
 BaseUrl = Annotated[str, AfterValidator(_http_url), AfterValidator(lambda url: url.rstrip("/"))]
