@@ -4,10 +4,10 @@ A business route is three lines::
 
     @bp.post("/get_container_timeline")
     def get_container_timeline():
-        return execute("/get_container_timeline", TIMELINE_SCHEMA, container_timeline, bundle_kind="PREGATE")
+        return execute("/get_container_timeline", ContainerRequest, container_timeline, bundle_kind="PREGATE")
 
-Order (API_SPEC 6.1): the key was checked by ``auth`` before the route; then JSON and the schema
-(types, required, formats); then the session (3.3); only then is a browser touched. The lock is
+Order (API_SPEC 6.1): the key was checked by ``auth`` before the route; then JSON and the request
+model (types, required, formats); then the session (3.3); only then is a browser touched. The lock is
 taken with ``SESSION_LOCK_TIMEOUT`` (3.7), the session probed (``ensure_healthy``), the operation
 run once and, on ``PortalSessionLost`` before Submit, re-logged in and retried once (3.6).
 """
@@ -24,7 +24,7 @@ from flask import Response, current_app, g, jsonify
 
 from emodal.api import http
 from emodal.api.files import ensure_session_folder, send_download
-from emodal.api.schemas import Schema, missing_fields_error, parse, redact
+from emodal.api.schemas import RequestModel, missing_fields_error, parse, redact
 from emodal.browser.bundles import write_bundle
 from emodal.browser.factory import BROWSER_ERRORS
 from emodal.browser.screenshots import OverlayInfo, capture
@@ -65,20 +65,20 @@ def resolve_session(params: Mapping[str, Any], *, keep_alive: bool, promote: boo
     return session, is_new
 
 
-def execute(route: str, schema_or_parsed: Schema | Mapping[str, Any], operation: Operation, *,
+def execute(route: str, model_or_parsed: type[RequestModel] | Mapping[str, Any], operation: Operation, *,
             creates_keep_alive: bool = False, bundle_kind: str = "DEBUG",
             always_bundle: bool = False) -> Response:
     """Run ``operation`` for the current request and render the JSON envelope (or a file body).
 
-    ``schema_or_parsed``: a :class:`Schema` (the body is read and validated here) or params already
+    ``model_or_parsed``: a :class:`RequestModel` (the body is read and validated here) or params already
     validated by the route (when it needs checks of its own between validation and the session,
     e.g. idempotency). ``creates_keep_alive``: a session this call creates is keep-alive even
     without ``keep_browser_alive``. ``bundle_kind``: KIND of the debug bundle (API_SPEC 5);
     ``always_bundle``: build it even without ``debug`` (/make_appointment).
     """
     settings = http.settings()
-    params = (parse(schema_or_parsed, http.json_body(), settings) if isinstance(schema_or_parsed, Schema)
-              else dict(schema_or_parsed))
+    params = (parse(model_or_parsed, http.json_body(), settings) if isinstance(model_or_parsed, type)
+              else dict(model_or_parsed))
     keep = bool(params.get("keep_browser_alive"))
     session, is_new = resolve_session(params, keep_alive=creates_keep_alive or keep, promote=keep)
     registry = http.registry()

@@ -18,7 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, g, request, send_file
 
 from emodal.api import http
-from emodal.api.schemas import register
+from emodal.api.openapi import register
 from emodal.errors import BadRequest, NotFound
 
 bp = Blueprint("files", __name__)

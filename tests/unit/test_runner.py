@@ -7,13 +7,17 @@ from flask import Blueprint
 from selenium.common.exceptions import WebDriverException
 
 from emodal.api import business
-from emodal.api.schemas import Field, business_schema
+from emodal.api.schemas import BusinessRequest, Container
 from emodal.app import shutdown
 from emodal.errors import ContainerNotFound, PortalRejected, PortalSessionLost, PortalTimeout
 from emodal.operations.context import FileResult
 from tests.unit.fake_registry import make_app
 
-SCHEMA = business_schema([Field("container_id", "container", required=True)])
+
+class OpRequest(BusinessRequest):
+    container_id: Container
+
+
 CREDS = {"username": "jdoe", "password": "pw", "captcha_api_key": "key"}
 
 
@@ -43,7 +47,7 @@ def run(tmp_path, monkeypatch):
 
     @bp.post("/op")
     def op():
-        return business.execute("/op", SCHEMA, holder["operation"], bundle_kind="PREGATE")
+        return business.execute("/op", OpRequest, holder["operation"], bundle_kind="PREGATE")
 
     app, registry = make_app(tmp_path)
     app.register_blueprint(bp)
