@@ -6,6 +6,12 @@
 - `portal_login`: `portal_login(driver, username="jdoe", password=None)` logs a browser in
   through the real UI path (solver token delivered via the page callback) and returns once the
   browser has left the identity host.
+- `redis_server`: session-scoped Debian ``redis-server`` on a free loopback port in a temporary
+  dir (scripts/cluster.py ``start_redis``); ``.port``, ``.url`` (``redis://…/0``). Tests using it
+  are marked ``redis`` and isolate themselves with a key prefix of their own.
+- `grid_cluster`: session-scoped cluster of scripts/cluster.py (Redis + Selenium Grid hub + two
+  nodes); ``.redis_url``, ``.grid_url``, ``.nodes`` (``.kill()`` one to lose it), ``.status()``.
+  Tests using it are marked ``cluster``.
 
 Tests that change sandbox state (knobs, faults, clock, bookings) restore it in their teardown.
 """
@@ -57,6 +63,28 @@ def sandbox() -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from scripts.cluster import start_redis
+
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def grid_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from scripts import cluster
+
+    running = cluster.start(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="session")
