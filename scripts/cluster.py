@@ -262,6 +262,9 @@ grid-url = "{hub_url}"
 detect-drivers = false
 selenium-manager = false
 max-sessions = {max_sessions}
+# Parked sessions are mostly idle browsers: more slots than cores is the normal case here, and
+# without this the Grid silently caps max-sessions at the number of processors.
+override-max-sessions = true
 session-timeout = {session_timeout}
 enable-managed-downloads = true
 heartbeat-period = {HEALTHCHECK_INTERVAL}
