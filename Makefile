@@ -1,10 +1,12 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
-# Both install everything they need (virtualenv, Python packages, Chromium + ChromeDriver).
+# Both install everything they need (virtualenv, Python packages, Chromium + ChromeDriver);
+# `make test` also installs the cluster pieces its cluster tests start (redis-server, Java, the
+# Selenium Grid jar into .cluster/). `make cluster` starts that layout locally (docs/DEPLOYMENT.md).
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: deps browser demo test serve sandbox bench clean
+.PHONY: deps browser cluster-deps cluster demo test serve sandbox bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +19,16 @@ deps: $(VENV)/.installed browser
 browser:
 	@bash scripts/ensure_chromium.sh
 
+cluster-deps:
+	@bash scripts/ensure_cluster_deps.sh
+
+cluster: deps cluster-deps
+	$(PY) scripts/cluster.py
+
 demo: deps
 	$(PY) scripts/demo.py
 
-test: deps
+test: deps cluster-deps
 	$(PY) -m pytest
 
 serve: deps
@@ -33,4 +41,4 @@ bench: deps
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) downloads .pytest_cache
+	rm -rf $(VENV) downloads .pytest_cache .cluster

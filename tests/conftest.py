@@ -8,6 +8,12 @@
   (:class:`emodal.portal.login.LoginPage`; the sandbox solver's token goes to the page callback)
   and returns once the portal shows a logged-in page (`start_url`, else where login lands).
   `ui_login(driver, base_url, ...)` is the same for a sandbox other than the session's.
+- `redis_server`: session-scoped Debian ``redis-server`` on a free loopback port in a temporary
+  dir (scripts/cluster.py ``start_redis``); ``.port``, ``.url`` (``redis://…/0``). Tests using it
+  are marked ``redis`` and isolate themselves with a key prefix of their own.
+- `grid_cluster`: session-scoped cluster of scripts/cluster.py (Redis + Selenium Grid hub + two
+  nodes); ``.redis_url``, ``.grid_url``, ``.nodes`` (``.kill()`` one to lose it), ``.status()``.
+  Tests using it are marked ``cluster``.
 
 Tests that change sandbox state (knobs, faults, clock, bookings) restore it in their teardown.
 """
@@ -59,6 +65,28 @@ def sandbox() -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from scripts.cluster import start_redis
+
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def grid_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from scripts import cluster
+
+    running = cluster.start(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -279,8 +279,10 @@ class BrowserFactory:
         return self._configured(handle, cdp=True)
 
     def _create_remote(self, root: Path, download_dir: Path) -> BrowserHandle:
-        # The Grid node owns its profile; the download folder only helps a node on this host.
+        # The Grid node owns its profile and, with managed downloads (se:downloadsEnabled), the
+        # download folder: files are fetched through the Grid, no path on the node is assumed.
         opts = self.options(download_dir, None)
+        opts.enable_downloads = True
         try:
             driver = webdriver.Remote(command_executor=self.settings.selenium_remote_url, options=opts)
         except WebDriverException as exc:

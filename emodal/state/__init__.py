@@ -15,11 +15,12 @@ from emodal.state.crypto import SecretBox, load_or_create_key, new_key
 from emodal.state.errors import (StateCorrupt, StateError, StateLocked, StateWriteError, UndecryptableSecret,
                                  VersionConflict)
 from emodal.state.sealed import SEALED, SEALED_NAMESPACES, persistent_secret, rotate_key
+from emodal.state.redis_store import RedisStore
 from emodal.state.sqlite import SQLiteStore
 from emodal.state.store import Record, StateStore
 
 __all__ = [
-    "SEALED", "SEALED_NAMESPACES", "ConfigError", "Record", "SQLiteStore", "SecretBox", "StateCorrupt",
+    "SEALED", "SEALED_NAMESPACES", "ConfigError", "Record", "RedisStore", "SQLiteStore", "SecretBox", "StateCorrupt",
     "StateError", "StateLocked", "StateStore", "StateWriteError", "UndecryptableSecret", "VersionConflict",
     "load_or_create_key", "new_key", "open_store", "persistent_secret", "rotate_key", "sqlite_path",
 ]
@@ -44,15 +45,16 @@ def sqlite_path(state_url: str | None, state_dir: str | os.PathLike[str]) -> Pat
 
 
 def open_store(state_url: str | None, state_dir: str | os.PathLike[str]) -> StateStore:
-    """The store ``STATE_URL`` selects; unset means SQLite in ``state_dir``.
+    """The store ``STATE_URL`` selects; unset means SQLite in ``state_dir``, ``redis://host:port/db``
+    (or ``rediss://``) the shared Redis store of a cluster (docs/DEPLOYMENT.md).
 
     Raises ``ConfigError`` for a URL this build cannot serve, and the ``StateError`` classes of
     the backend (``StateLocked``, ``StateCorrupt``) when the store cannot be opened.
     """
-    scheme = (state_url or _SQLITE).strip().split(":", 1)[0].lower()
+    url = (state_url or _SQLITE).strip()
+    scheme = url.split(":", 1)[0].lower()
     if scheme == "sqlite":
         return SQLiteStore(sqlite_path(state_url, state_dir))
     if scheme in ("redis", "rediss"):
-        raise ConfigError("STATE_URL: the redis backend is not available in this build yet; "
-                          "leave STATE_URL unset for the embedded SQLite store")
-    raise ConfigError(f"STATE_URL: unknown scheme {scheme!r} (use sqlite:///<path>)")
+        return RedisStore(url)
+    raise ConfigError(f"STATE_URL: unknown scheme {scheme!r} (use sqlite:///<path> or redis://host:port/db)")

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from emodal.state.errors import StateCorrupt, StateError, StateLocked, StateWriteError, VersionConflict
-from emodal.state.store import Record, check_names, check_namespace, check_ttl
+from emodal.state.store import Record, check_names, check_namespace, check_ttl, encode_value
 
 #: (number, name, statements). Append only; never edit a migration that has shipped.
 MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
@@ -102,7 +102,7 @@ class SQLiteStore:
     def put(self, namespace: str, key: str, value: dict[str, Any], *,
             expect_version: int | None = None, expires_at: float | None = None) -> int:
         check_names(namespace, key)
-        text = _encode(value)
+        text = encode_value(value)
         with self._writing() as db:
             current = self._live_version(db, namespace, key)
             if expect_version is not None and (current or 0) != expect_version:
@@ -223,12 +223,6 @@ class SQLiteStore:
     def _check_open(self) -> None:
         if self._lock_fd < 0:
             raise StateError(f"state store {self.path} is closed")
-
-
-def _encode(value: dict[str, Any]) -> str:
-    if not isinstance(value, dict):
-        raise TypeError("a record value must be a dict")
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def _translate(exc: sqlite3.Error, path: Path, doing: str) -> StateError:

@@ -21,6 +21,7 @@ process or after a restart.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -116,3 +117,11 @@ def check_names(namespace: str, key: str) -> None:
 def check_ttl(ttl: float) -> None:
     if ttl <= 0:
         raise ValueError("lease ttl must be positive")
+
+
+def encode_value(value: dict[str, Any]) -> str:
+    """A record value as stored by every backend: compact JSON with sorted keys (stable bytes,
+    readable in a dump)."""
+    if not isinstance(value, dict):
+        raise TypeError("a record value must be a dict")
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)

@@ -1,8 +1,9 @@
-"""State store: the contract every backend must keep, then what the SQLite backend adds.
+"""State store: the contract every backend must keep, then what the SQLite and Redis backends add.
 
-The contract tests take the ``backend`` fixture, parametrized over ``BACKENDS``; the Redis backend
-(issue 11) joins by adding a factory there (its ``advance`` can wait out a short ``PXAT``/``PX``).
-Time is a fake clock, so expiry is tested without waiting.
+The contract tests take the ``backend`` fixture, parametrized over ``BACKENDS`` (SQLite, and Redis
+on a real ``redis-server``: those runs are marked ``redis``). Time is a fake clock, so expiry is
+tested without waiting: for Redis, ``advance`` also ages every key of the test's prefix on the
+server (its remaining ``PTTL`` shrinks, a key whose life is over is removed as the server would).
 """
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ import stat
 import subprocess
 import sys
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 
 from emodal.config import ConfigError
-from emodal.state import open_store, sqlite_path
+from emodal.state import RedisStore, open_store, sqlite_path
 from emodal.state import sqlite as sqlite_backend
 from emodal.state.errors import StateCorrupt, StateError, StateLocked, StateWriteError, VersionConflict
 from emodal.state.sqlite import SQLiteStore
@@ -46,20 +50,52 @@ class Backend:
     advance: Callable[[float], None]
 
 
-def _sqlite(tmp_path: Path) -> Iterator[Backend]:
+def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     clock = FakeClock()
     store = SQLiteStore(tmp_path / "state" / "state.db", clock=clock)
     yield Backend(store, clock, clock.advance)
     store.close()
 
 
+def age_keys(client: redis.Redis, prefix: str, seconds: float) -> None:
+    """Let ``seconds`` pass for every key of ``prefix`` as the server sees it: shrink each
+    remaining life, remove the keys whose life is over (what Redis's own expiry does)."""
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        left = client.pttl(key)
+        if left < 0:  # no expiry (-1), or gone meanwhile (-2)
+            continue
+        rest = left - round(seconds * 1000)
+        if rest <= 0:
+            client.delete(key)
+        else:
+            client.pexpire(key, rest)
+
+
+def _redis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    server = request.getfixturevalue("redis_server")
+    clock, prefix = FakeClock(), f"test{uuid.uuid4().hex[:12]}"
+    store = RedisStore(server.url, prefix=prefix, clock=clock)
+    client = redis.Redis.from_url(server.url)
+
+    def advance(seconds: float) -> None:
+        clock.advance(seconds)
+        age_keys(client, prefix, seconds)
+
+    yield Backend(store, clock, advance)
+    store.close()
+    client.close()
+
+
 #: One factory per backend; every contract test runs on each.
-BACKENDS: dict[str, Callable[[Path], Iterator[Backend]]] = {"sqlite": _sqlite}
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Iterator[Backend]]] = {
+    "sqlite": _sqlite, "redis": _redis}
+#: Marks of a backend's runs, so ``-m redis`` / ``-m "not redis"`` select them.
+BACKEND_MARKS = {"redis": [pytest.mark.redis]}
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=[pytest.param(name, marks=BACKEND_MARKS.get(name, [])) for name in sorted(BACKENDS)])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    yield from BACKENDS[request.param](tmp_path)
+    yield from BACKENDS[request.param](request, tmp_path)
 
 
 @pytest.fixture
@@ -234,6 +270,13 @@ def test_lease_ttl_must_be_positive(store):
         store.acquire_lease("x", "me", ttl=0)
 
 
+def test_a_closed_store_refuses_calls(store):
+    store.close()
+    store.close()
+    with pytest.raises(StateError, match="closed"):
+        store.get("sessions", "a")
+
+
 # --- SQLite backend ------------------------------------------------------------------------------------
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
@@ -367,15 +410,128 @@ def test_purge_expired_removes_rows_from_the_file(tmp_path):
         store.close()
 
 
-def test_a_closed_store_refuses_calls(tmp_path):
-    store = SQLiteStore(tmp_path / "state.db")
-    store.close()
-    store.close()
-    with pytest.raises(StateError, match="closed"):
-        store.get("sessions", "a")
+# --- Redis backend -------------------------------------------------------------------------------------
+@pytest.fixture
+def raw(redis_server) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    yield client
+    client.close()
+
+
+def _prefix() -> str:
+    return f"test{uuid.uuid4().hex[:12]}"
+
+
+@pytest.mark.redis
+def test_redis_layout_is_one_hash_per_record_with_native_expiry(redis_server, raw):
+    clock, prefix = FakeClock(), _prefix()
+    store = RedisStore(redis_server.url, prefix=prefix, clock=clock)
+    try:
+        store.put("sessions", "s:1", {"state": "ready"})
+        store.put("idempotency", "k", {"v": 1}, expires_at=clock() + 10)
+        assert raw.hgetall(f"{prefix}:sessions:s:1") == {"value": '{"state":"ready"}', "version": "1"}
+        assert raw.pttl(f"{prefix}:sessions:s:1") == -1
+        assert 0 < raw.pttl(f"{prefix}:idempotency:k") <= 10_000
+        assert raw.hget(f"{prefix}:idempotency:k", "expires_at") == repr(clock() + 10)
+        store.put("idempotency", "k", {"v": 2})  # the new write has no expiry: the key persists
+        assert raw.pttl(f"{prefix}:idempotency:k") == -1
+        store.put("idempotency", "k", {"v": 3}, expires_at=clock() - 1)  # born expired: nothing kept
+        assert raw.exists(f"{prefix}:idempotency:k") == 0 and store.get("idempotency", "k") is None
+        assert store.acquire_lease("lock:s:1", "api-1", ttl=30)
+        assert raw.get(f"{prefix}:_lease:lock:s:1") == "api-1"
+        assert 0 < raw.pttl(f"{prefix}:_lease:lock:s:1") <= 30_000
+    finally:
+        store.close()
+
+
+@pytest.mark.redis
+def test_redis_two_instances_share_records_and_leases(redis_server):
+    prefix = _prefix()
+    api_a, api_b = (RedisStore(redis_server.url, prefix=prefix) for _ in range(2))
+    try:
+        assert api_a.put("sessions", "s1", {"owner": "a"}) == 1
+        assert api_b.get("sessions", "s1").value == {"owner": "a"}
+        assert api_b.put("sessions", "s1", {"owner": "b"}, expect_version=1) == 2
+        with pytest.raises(VersionConflict):
+            api_a.put("sessions", "s1", {"owner": "a again"}, expect_version=1)
+        assert [r.value for r in api_a.scan("sessions")] == [{"owner": "b"}]
+        assert api_a.acquire_lease("lock:s1", "api-a", ttl=30)
+        assert not api_b.acquire_lease("lock:s1", "api-b", ttl=30)
+        assert not api_b.release_lease("lock:s1", "api-b")
+        assert api_a.release_lease("lock:s1", "api-a")
+        assert api_b.acquire_lease("lock:s1", "api-b", ttl=30)
+        assert not api_b.put_if_absent("sessions", "s1", {"owner": "late"})
+    finally:
+        api_a.close()
+        api_b.close()
+
+
+@pytest.mark.redis
+def test_redis_index_forgets_expired_records_but_never_a_live_one(redis_server, raw):
+    clock, prefix = FakeClock(), _prefix()
+    store = RedisStore(redis_server.url, prefix=prefix, clock=clock)
+    index = f"{prefix}:_index:idempotency"
+    try:
+        store.put("idempotency", "gone", {"v": 1}, expires_at=clock() + 5)
+        store.put("idempotency", "reborn", {"v": 1}, expires_at=clock() + 5)
+        store.put("idempotency", "kept", {"v": 1})
+        age_keys(raw, prefix, 6)
+        assert raw.smembers(index) == {"gone", "reborn", "kept"}  # the server expired, the index lags
+        store.put("idempotency", "reborn", {"v": 2})
+        assert store.purge_expired() == 1
+        assert raw.smembers(index) == {"reborn", "kept"}
+        store.put("idempotency", "later", {"v": 1}, expires_at=clock() + 5)
+        age_keys(raw, prefix, 6)
+        assert [r.key for r in store.scan("idempotency")] == ["kept", "reborn"]
+        assert raw.smembers(index) == {"reborn", "kept"}
+        store.delete("idempotency", "kept")
+        assert raw.smembers(index) == {"reborn"}
+    finally:
+        store.close()
+
+
+@pytest.mark.redis
+def test_redis_outage_raises_state_errors_naming_the_server_not_the_password(tmp_path):
+    from scripts.cluster import free_port, start_redis
+
+    port = free_port()
+    with pytest.raises(StateError) as unreachable:
+        open_store(f"redis://:hunter2-secret@127.0.0.1:{port}/3", tmp_path)
+    assert f"127.0.0.1:{port}/3" in str(unreachable.value) and "hunter2" not in str(unreachable.value)
+
+    server = start_redis(tmp_path)
+    store = open_store(server.url, tmp_path)
+    try:
+        store.put("sessions", "a", {"v": 1})
+        server.stop()  # the server dies under a running instance
+        with pytest.raises(StateWriteError, match=f"127.0.0.1:{server.port}/0"):
+            store.put("sessions", "a", {"v": 2})
+        with pytest.raises(StateError, match=f"127.0.0.1:{server.port}/0"):
+            store.get("sessions", "a")
+    finally:
+        store.close()
+        server.stop()
+
+
+def test_redis_store_rejects_a_bad_prefix_or_url(tmp_path):
+    with pytest.raises(ValueError):
+        RedisStore("redis://127.0.0.1:1/0", prefix="a:b")
+    with pytest.raises(ConfigError, match="STATE_URL"):
+        open_store("redis://127.0.0.1:notaport/0", tmp_path)
 
 
 # --- open_store ---------------------------------------------------------------------------------------
+@pytest.mark.redis
+def test_open_store_selects_redis_for_a_redis_url(redis_server, tmp_path):
+    store = open_store(redis_server.url, tmp_path)
+    try:
+        assert store.backend == "redis" and store.prefix == "emodal"
+        assert store.put_if_absent("sessions", f"probe-{uuid.uuid4().hex}", {"v": 1}, expires_at=time.time() + 60)
+    finally:
+        store.close()
+    assert not (tmp_path / "state.db").exists()
+
+
 def test_open_store_defaults_to_sqlite_in_state_dir(tmp_path):
     store = open_store(None, tmp_path)
     try:
@@ -387,7 +543,6 @@ def test_open_store_defaults_to_sqlite_in_state_dir(tmp_path):
 
 
 @pytest.mark.parametrize("url,words", [
-    ("redis://localhost:6379/0", "not available in this build"),
     ("sqlite://", "sqlite:///<path"),
     ("sqlite:///:memory:", "sqlite:///<path"),
     ("sqlite:///state.db?mode=ro", "sqlite:///<path"),
