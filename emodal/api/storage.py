@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emodal.api.files import OWNER_FILE, visible_folders
+from emodal.config import Settings
+from emodal.sessions.folders import OWNER_FILE, visible_folders
 
 log = logging.getLogger("emodal.storage")
 MB = 1024 * 1024
@@ -37,7 +38,7 @@ def _files(folder: Path) -> Iterable[Path]:
             yield path
 
 
-def cleanup(settings: Any, max_age_hours: float, tenant: str | None, sessions: Iterable[Any] = ()) -> CleanupResult:
+def cleanup(settings: Settings, max_age_hours: float, tenant: str | None, sessions: Iterable[Any] = ()) -> CleanupResult:
     """Delete files older than ``max_age_hours`` in the visible session folders, then empty folders.
 
     ``sessions``: the open sessions (``session_id``, ``busy``). A busy one's folder is left alone
@@ -104,7 +105,7 @@ def _remove_session_folder(folder: Path) -> None:
     shutil.rmtree(doomed, ignore_errors=True)
 
 
-def usage(settings: Any, tenant: str | None) -> dict[str, float]:
+def usage(settings: Settings, tenant: str | None) -> dict[str, float]:
     """Sizes in MB (2 decimals) for the caller's scope: total, screenshots, everything else."""
     screenshots = other = 0
     for folder in visible_folders(settings, tenant):
