@@ -3,9 +3,11 @@
 - `sandbox`: session-scoped `SandboxServer(profile="fast")`, started; `.base_url`, `.admin`.
 - `chrome_factory`: session-scoped callable `chrome_factory(download_dir=None)` returning a new
   headless Chrome (Debian chromium + chromedriver, never downloaded); all are quit at the end.
-- `portal_login`: `portal_login(driver, username="jdoe", password=None)` logs a browser in
-  through the real UI path (solver token delivered via the page callback) and returns once the
-  browser has left the identity host.
+- `portal_login`: `portal_login(driver, username="jdoe", password=None, start_url=None)` logs a
+  browser in through the real UI path with the service's own login page object
+  (:class:`emodal.portal.login.LoginPage`; the sandbox solver's token goes to the page callback)
+  and returns once the portal shows a logged-in page (`start_url`, else where login lands).
+  `ui_login(driver, base_url, ...)` is the same for a sandbox other than the session's.
 
 Tests that change sandbox state (knobs, faults, clock, bookings) restore it in their teardown.
 """
@@ -143,22 +145,38 @@ def deliver_token(driver: Any, token: str) -> Any:
     return driver.execute_script(FIND_CALLBACK_JS, token)
 
 
+def sandbox_urls(base_url: str) -> Any:
+    """The portal URLs of a sandbox, as the service configures them (``--sandbox``)."""
+    from emodal.config import Settings
+    from emodal.portal.urls import PortalUrls
+
+    return PortalUrls.from_settings(Settings().with_sandbox(base_url))
+
+
+def ui_login(driver: Any, base_url: str, username: str = "jdoe", password: str | None = None,
+             start_url: str | None = None, timeout: float = 30) -> None:
+    """Log ``driver`` in with the service's login page object; the login form must show."""
+    from emodal.portal import health
+    from emodal.portal.health import PageState
+    from emodal.portal.login import LoginPage
+
+    urls = sandbox_urls(base_url)
+    page = LoginPage(driver, urls, element_timeout=timeout, page_load_timeout=timeout)
+    if start_url is None:
+        state = page.open()
+    else:  # a page behind the login: the portal sends the browser to the form and back here after
+        driver.get(start_url)
+        state = health.settle(driver, urls, timeout)
+    assert state is PageState.LOGIN_PAGE, f"expected the login form, the portal shows {state.value}"
+    page.fill_credentials(username, password or PASSWORDS[username])
+    page.deliver_token(solve_captcha(base_url, page.sitekey(), page.captcha_page_url()))
+    page.submit(timeout)
+
+
 @pytest.fixture(scope="session")
 def portal_login(sandbox: Any) -> Callable[..., None]:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import WebDriverWait
-
     def login(driver: Any, username: str = "jdoe", password: str | None = None,
               start_url: str | None = None) -> None:
-        driver.get(start_url or f"{sandbox.base_url}/ecp2/login")
-        wait = WebDriverWait(driver, 20)
-        wait.until(EC.presence_of_element_located((By.NAME, "Username"))).send_keys(username)
-        driver.find_element(By.NAME, "Password").send_keys(password or PASSWORDS[username])
-        token = solve_captcha(sandbox.base_url, anchor_sitekey(driver), driver.current_url)
-        deliver_token(driver, token)
-        wait.until(EC.element_to_be_clickable((By.ID, "btnLogin"))).click()
-        wait.until(lambda d: urlparse(d.current_url).path.split("/")[1] not in ("identity", "")
-                   and "/signin-oidc" not in urlparse(d.current_url).path)
+        ui_login(driver, sandbox.base_url, username, password, start_url)
 
     return login

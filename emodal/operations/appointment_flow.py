@@ -19,7 +19,7 @@ from typing import Any
 from emodal.errors import ApiError, MissingFields, PortalRejected, PortalSessionLost, PortalTimeout
 from emodal.operations.context import OperationContext
 from emodal.operations.wizard_state import WIZARD_FIELDS, WizardRecord, WizardStore
-from emodal.portal.appointment_wizard import AppointmentWizard
+from emodal.portal.appointment_wizard import AppointmentWizard, MoveForm, PinField, StepOutcome
 from emodal.timefmt import iso_utc
 from emodal.validation import normalize_container_number
 
@@ -28,6 +28,9 @@ PORTAL_REFUSED = "Portal rejected the request"
 #: v1's default of the export Unit/Seal fields on checks (API_SPEC 4.7): always the seals, the unit
 #: only when the request names no container.
 CHECK_EXPORT_DEFAULT = "1"
+#: Plates that mean "the first plate offered" on /check_appointments (API_SPEC 4.7): ``*``, and
+#: ``ABC123``, the placeholder the v1 clients send (PORTAL_SPEC A8.3: a wildcard plate).
+PLATE_WILDCARDS = ("*", "ABC123")
 
 
 @dataclass
@@ -43,7 +46,7 @@ class WizardRun:
     #: A check never submits: it may use the `*` plate and the export Unit/Seal defaults.
     checking: bool
     selected: dict[str, Any] = field(default_factory=dict)
-    form: str | None = None
+    form: MoveForm | None = None
 
     @property
     def export(self) -> bool:
@@ -168,14 +171,14 @@ def _advance(run: WizardRun, phase: int) -> None:
     try:
         outcome = run.wizard.next()
     except PortalTimeout:  # no visible reaction: the earlier automation re-filled and retried too
-        outcome = "advanced" if (run.wizard.position() or 0) > phase else "stuck"
-    if outcome in ("invalid", "stuck"):
-        run.ctx.log.info("step %d did not advance (%s); re-filling once", phase, outcome)
+        outcome = StepOutcome.ADVANCED if (run.wizard.position() or 0) > phase else StepOutcome.STUCK
+    if outcome in (StepOutcome.INVALID, StepOutcome.STUCK):
+        run.ctx.log.info("step %d did not advance (%s); re-filling once", phase, outcome.value)
         fill(run)
         outcome = run.wizard.next()
-    if outcome == "dialog":
-        raise_refusal(run, BOOKING_REFUSED if run.form == "booking" and phase == 1 else PORTAL_REFUSED)
-    if outcome == "invalid":
+    if outcome is StepOutcome.DIALOG:
+        raise_refusal(run, BOOKING_REFUSED if run.form is MoveForm.BOOKING and phase == 1 else PORTAL_REFUSED)
+    if outcome is StepOutcome.INVALID:
         # The portal marked fields invalid (mat-error): a refusal with its own words, not an outage.
         errors = run.wizard.field_errors()
         text = "; ".join(errors)
@@ -206,11 +209,11 @@ def _fill_step1(run: WizardRun) -> None:
     sel["terminal"] = w.choose("Terminal", f["terminal"], "terminal")
     sel["move_type"] = w.choose("Move Type", f["move_type"], "move_type")
     run.form = w.detect_form()
-    if run.form == "container":
+    if run.form is MoveForm.CONTAINER:
         require(run, "container_id")
         w.add_container(f["container_id"])
         sel["container_id"] = f["container_id"]
-    elif run.form == "booking":
+    elif run.form is MoveForm.BOOKING:
         require(run, "booking_number")
         w.add_booking(f["booking_number"])
         if w.dialog_text() is not None:  # the portal validates the booking as soon as it is entered
@@ -227,10 +230,10 @@ def _fill_step2(run: WizardRun) -> None:
     w, f, sel = run.wizard, run.fields, run.selected
     require(run, "truck_plate")
     w.check_move()
-    pin_input, pin_required = w.pin_field()
-    if pin_input is not None and f.get("pin_code"):
-        w.set_pin(pin_input, f["pin_code"])
-    elif pin_input is not None and pin_required:
+    pin = w.pin_field()
+    if pin is not PinField.ABSENT and f.get("pin_code"):
+        w.enter_pin(f["pin_code"])
+    elif pin is PinField.REQUIRED:
         require(run, "pin_code")
     defaults = run.check_defaults
     unit = f.get("unit_number") or defaults.get("unit_number")
@@ -240,7 +243,9 @@ def _fill_step2(run: WizardRun) -> None:
     seals = list(f.get("seals") or ([seal] * 4 if seal else []))
     if seals:
         w.set_seals(seals)
-    sel["truck_plate"] = w.choose_plate(f["truck_plate"], wildcard=run.checking)[0]
+    # Only a check may take the first plate for a wildcard: a booking never picks for the client.
+    sel["truck_plate"] = w.choose_plate(f["truck_plate"],
+                                        or_first=run.checking and f["truck_plate"] in PLATE_WILDCARDS)
     if f.get("own_chassis") is not None:
         w.set_own_chassis(bool(f["own_chassis"]))
     sel["own_chassis"] = w.own_chassis()
@@ -260,5 +265,5 @@ def phase_data(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["BOOKING_REFUSED", "PORTAL_REFUSED", "WizardRun", "check_export_defaults", "decorate", "phase_data",
-           "raise_refusal", "require", "start", "walk_to_step3"]
+__all__ = ["BOOKING_REFUSED", "PLATE_WILDCARDS", "PORTAL_REFUSED", "WizardRun", "check_export_defaults", "decorate",
+           "phase_data", "raise_refusal", "require", "start", "walk_to_step3"]

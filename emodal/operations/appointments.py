@@ -21,7 +21,7 @@ from emodal.errors import (ApiError, MissingFields, OptionNotAvailable, PortalRe
 from emodal.operations import appointment_flow as flow
 from emodal.operations.appointment_flow import WizardRun
 from emodal.operations.context import OperationContext
-from emodal.portal.appointment_wizard import is_no_slots
+from emodal.portal.appointment_wizard import StepOutcome, is_no_slots
 from emodal.validation import match_option
 
 # --- /check_appointments ---------------------------------------------------------------------------
@@ -92,7 +92,7 @@ def make_appointment(ctx: OperationContext, *, before_submit: Callable[[], None]
     except ApiError as exc:
         flow.decorate(run, exc)
         raise
-    button = run.wizard.submit_button()  # found before the record is written: a miss books nothing
+    run.wizard.wait_submit_ready()  # checked before the record is written: a miss books nothing
     ctx.screenshot("before_submit", always=True)
     if before_submit is not None:
         before_submit()
@@ -101,9 +101,9 @@ def make_appointment(ctx: OperationContext, *, before_submit: Callable[[], None]
     ctx.session.submitting = True  # shutdown now gives this call CONFIRMATION_TIMEOUT, not SHUTDOWN_GRACE
     run.store.drop(run.record.appointment_session_id)
     with ctx.step("submit"):
-        run.wizard.submit(button)
+        run.wizard.submit()
         outcome = run.wizard.wait_after_submit()
-    if outcome == "dialog":
+    if outcome is StepOutcome.DIALOG:
         _raise_submit_refusal(run, chosen)
     with ctx.step("read_confirmation"):
         confirmation = run.wizard.confirmation()
@@ -147,7 +147,7 @@ def _choose_export_time(run: WizardRun) -> dict[str, Any]:
                                available_dates_text=[label for label, _ in days], submitted=False)
     run.wizard.choose_day(requested)
     chosen: dict[str, Any] = {"appointment_date": requested.isoformat(), "appointment_time": None}
-    if run.wizard.slot_select() is None:
+    if not run.wizard.has_slot_select():
         return chosen
     options = run.wizard.open_slots()
     run.wizard.close_panels()
@@ -182,7 +182,7 @@ def _raise_submit_refusal(run: WizardRun, chosen: dict[str, Any]) -> None:
     extra = {"portal_message": text, "error_message": text, "submitted": True,
              "appointment_confirmed": False, "current_phase": 3}
     slot = chosen.get("appointment_time")
-    if slot and run.wizard.slot_select() is not None:
+    if slot and run.wizard.has_slot_select():
         run.wizard.settle("the refreshed appointment times")
         options = run.wizard.open_slots()
         run.wizard.close_panels()

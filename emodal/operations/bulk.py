@@ -17,7 +17,7 @@ from selenium.common.exceptions import WebDriverException
 from emodal.errors import ApiError, PortalSessionLost, PortalUnavailable
 from emodal.operations.containers import open_containers_page
 from emodal.operations.context import OperationContext
-from emodal.operations.timeline import read_booking_number, read_container_timeline
+from emodal.operations.timeline import PREGATE, read_booking_number, read_container_timeline
 from emodal.portal.containers import ContainersPage
 
 NOT_PROCESSED = "Not processed: operation deadline reached"
@@ -34,7 +34,7 @@ def import_item(ctx: OperationContext, page: ContainersPage, container_id: str) 
     """A successful import item: v1 names (``pregate_status`` is the *boolean* "passed Pregate")."""
     found = read_container_timeline(ctx, page, container_id)
     timeline = found["timeline"]
-    pregate = next((m for m in timeline if m["milestone"] == "Pregate"), None)
+    pregate = next((m for m in timeline if m["milestone"] == PREGATE), None)
     return {"pregate_status": found["passed_pregate"], "pregate_details": pregate,
             "timeline": timeline, "milestone_count": found["milestone_count"]}
 

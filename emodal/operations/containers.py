@@ -16,7 +16,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from emodal.operations.context import FileResult, OperationContext
-from emodal.portal.containers import ContainersPage, GridData, LoadResult
+from emodal.operations.loading import Loaded, load_list
+from emodal.portal.containers import ContainersPage, GridData
 
 #: The portal's 18 column headers in grid order (A7.3, confirmed by the real export). The workbook
 #: uses the headers read from the page; this list documents them and names the JSON keys.
@@ -89,13 +90,15 @@ def list_containers(ctx: OperationContext) -> dict[str, Any] | FileResult:
     """The operation behind ``POST /get_containers``."""
     params = ctx.params
     page = open_containers_page(ctx)
+    target = params.get("target_container_id")
     with ctx.step("load_rows"):
-        loaded = page.load(target_container_id=params.get("target_container_id"),
-                           target_count=params.get("target_count"),
-                           infinite=params.get("infinite_scrolling", True) is not False)
-    ctx.log.info("grid loaded: %d rows in %d scroll cycles (%s)", loaded.rows_loaded,
+        loaded = load_list(page, target_id=target, target_count=params.get("target_count"),
+                           infinite=params.get("infinite_scrolling", True) is not False,
+                           found=lambda: page.has_container(target or ""), noun="Container",
+                           idle_cycles=ctx.settings.scroll_idle_cycles)
+    ctx.log.info("grid loaded: %d rows in %d scroll cycles (%s)", loaded.rows,
                  loaded.scroll_cycles, loaded.stopped_reason)
-    ctx.screenshot("containers_loaded", container=params.get("target_container_id"))
+    ctx.screenshot("containers_loaded", container=target)
     with ctx.step("read_rows"):
         grid = page.read_rows()
     path = ctx.new_file(FILE_PREFIX, ".xlsx")
@@ -105,13 +108,13 @@ def list_containers(ctx: OperationContext) -> dict[str, Any] | FileResult:
     total = len(grid.rows)
     if params.get("format") != "json" and not params.get("return_url"):
         return FileResult(path, counts={"containers": total})
-    body = _summary(ctx, path, total, loaded, params.get("target_container_id"))
+    body = _summary(ctx, path, total, loaded, target)
     if params.get("format") == "json":
         body["columns"], body["containers"] = json_rows(grid)
     return body
 
 
-def _summary(ctx: OperationContext, path: Path, total: int, loaded: LoadResult,
+def _summary(ctx: OperationContext, path: Path, total: int, loaded: Loaded,
              target: str | None) -> dict[str, Any]:
     urls = ctx.file_urls(path)
     body: dict[str, Any] = {
@@ -124,8 +127,8 @@ def _summary(ctx: OperationContext, path: Path, total: int, loaded: LoadResult,
         "stopped_reason": loaded.stopped_reason,
     }
     if loaded.work_mode == "id":
-        body["found_target_container"] = target if loaded.target_found else None
-        body["target_found"] = bool(loaded.target_found)
+        body["found_target_container"] = target if loaded.reached else None
+        body["target_found"] = loaded.reached
     # Deprecated aliases kept for v1 clients (API_SPEC 4.3, 4.16); the dispatcher reads containers_count.
     body.update(download_url=urls["file_url"], excel_url=urls["file_url"], container_count=total,
                 containers_count=total)

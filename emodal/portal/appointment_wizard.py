@@ -10,6 +10,7 @@ Services only: the page object reads and acts, the operation decides (STYLE.md 4
 """
 from __future__ import annotations
 
+import enum
 from datetime import date
 from typing import Any
 
@@ -17,21 +18,20 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
-from emodal.portal.components import INPUT_BY_LABEL_XPATH, Material, Stepper, text_of
+from emodal.portal.components import (CHECKBOX_INPUT_CSS, FIELD_ERROR_CSS, Material, Stepper, StepOutcome,
+                                      labelled, text_of)
 from emodal.portal.datepicker import DatePicker
-from emodal.portal.health import open_page
+from emodal.portal.navigation import open_page
 from emodal.portal.urls import PortalUrls, relative_path
 from emodal.portal.waits import wait_for
 
 # --- locators ----------------------------------------------------------------------------------------
 CONTAINER_INPUT = "input[formcontrolname='containerNumber']"
 BOOKING_INPUT = "input[formcontrolname='bookingNumber']"
-AUTOCOMPLETE_INPUT = "input.mat-autocomplete-trigger"
-AUTOCOMPLETE_BY_LABEL_XPATH = (".//mat-label[normalize-space(text())='{label}']/ancestor::mat-form-field[1]"
-                               "//input[contains(@class,'mat-autocomplete-trigger')]")
-QUANTITY_INPUT_XPATH = INPUT_BY_LABEL_XPATH.format(label="Quantity")
-FIELD_ERROR = "mat-error"
-MOVE_CHECKBOX = "input.mat-checkbox-input"
+AUTOCOMPLETE_CLASS = "mat-autocomplete-trigger"
+AUTOCOMPLETE_INPUT = f"input.{AUTOCOMPLETE_CLASS}"
+QUANTITY_INPUT_XPATH = labelled("Quantity", "input")
+MOVE_CHECKBOX = CHECKBOX_INPUT_CSS
 PIN_INPUTS = "input[formcontrolname='Pin'], input[matinput][placeholder*='PIN']"
 UNIT_INPUTS = "input[formcontrolname='Unit'], input[matinput][uppercase][maxlength='11']"
 SEAL_INPUT = "input[formcontrolname='Seal{n}_Num']"
@@ -64,56 +64,71 @@ while (walker.nextNode()) {
 return {pairs: pairs, blocks: blocks, text: clean(panel.innerText)};
 """
 
-#: Plates that mean "the first plate offered" on /check_appointments (API_SPEC 4.7): ``*``, and
-#: ``ABC123``, the placeholder the v1 clients send (PORTAL_SPEC A8.3: a wildcard plate).
-PLATE_WILDCARDS = ("*", "ABC123")
+
+
+class MoveForm(enum.Enum):
+    """The second card step 1 shows once the Move Type is chosen (A8.2)."""
+
+    CONTAINER = "container"    # container number chips
+    BOOKING = "booking"        # a booking number chip and a Quantity
+    LINE_EQUIP = "line_equip"  # Line and Equip Size autocompletes and a Quantity
+
+
+class PinField(enum.Enum):
+    """Whether step 2 shows a PIN input, and whether the portal marks it required."""
+
+    ABSENT = "absent"
+    OPTIONAL = "optional"
+    REQUIRED = "required"
 
 
 class AppointmentWizard:
-    """Services of the addvisit page: fill each step, read the offer, submit, read the result."""
+    """Services of the addvisit page: fill each step, read the offer, submit, read the result.
+
+    Every control is found here and acted on here; callers pass and get plain values.
+    """
 
     def __init__(self, driver: WebDriver, urls: PortalUrls, *, element_timeout: float,
                  page_timeout: float, confirmation_timeout: float) -> None:
-        self.driver = driver
-        self.urls = urls
-        self.m = Material(driver, element_timeout)
-        self.stepper = Stepper(self.m)
-        self.calendar = DatePicker(self.m)
-        self.page_timeout = page_timeout
-        self.confirmation_timeout = confirmation_timeout
+        self._driver = driver
+        self._urls = urls
+        self._m = Material(driver, element_timeout)
+        self._stepper = Stepper(self._m)
+        self._calendar = DatePicker(self._m)
+        self._page_timeout = page_timeout
+        self._confirmation_timeout = confirmation_timeout
 
     # --- page ----------------------------------------------------------------------------------------
     def open(self) -> None:
         """Load a fresh wizard and wait for step 1 (the page is blank until Angular boots, A8.1)."""
-        open_page(self.driver, self.urls.addvisit, self.urls, self.page_timeout, "the appointment wizard to load")
-        wait_for(self.driver, lambda d: self.stepper.position() == 1, self.page_timeout,
+        open_page(self._driver, self._urls.addvisit, self._urls, self._page_timeout, "the appointment wizard to load")
+        wait_for(self._driver, lambda d: self._stepper.position() == 1, self._page_timeout,
                  "step 1 of the appointment wizard")
 
     def is_shown(self) -> bool:
         """True when the browser is on the wizard page with a stepper (a resume can continue)."""
-        path = relative_path(self.urls.termops, self.driver.current_url)
-        return (path or "").rstrip("/").lower() == "/trucker/web/addvisit" and self.stepper.position() is not None
+        path = relative_path(self._urls.termops, self._driver.current_url)
+        return (path or "").rstrip("/").lower() == "/trucker/web/addvisit" and self._stepper.position() is not None
 
     def position(self) -> int | None:
-        return self.stepper.position()
+        return self._stepper.position()
 
-    @property
-    def panel(self) -> WebElement:
-        return self.stepper.active_panel()
+    def _panel(self) -> WebElement:
+        return self._stepper.active_panel()
 
-    def next(self) -> str:
-        """Click Next of the active step: ``advanced``, ``dialog`` or ``invalid``."""
-        return self.stepper.next()
+    def next(self) -> StepOutcome:
+        """Click Next of the active step: ADVANCED, DIALOG or INVALID; PortalTimeout without any."""
+        return self._stepper.next()
 
     def settle(self, what: str) -> None:
         """Wait until the page has no pending XHR (e.g. the offer refreshed after a refusal)."""
-        self.m.stable(what)
+        self._m.stable(what)
 
     def dialog_text(self) -> str | None:
-        return self.m.read_dialog()
+        return self._m.read_dialog()
 
     def close_dialog(self) -> None:
-        self.m.close_dialog()
+        self._m.close_dialog()
 
     def _shown(self, locator: str, by: str = By.CSS_SELECTOR, panel: WebElement | None = None) -> WebElement | None:
         """The first displayed match of ``locator`` in the active step panel (B17 rule 4).
@@ -122,49 +137,50 @@ class AppointmentWizard:
         (PORTAL_SPEC A6, B11.1), so a page-wide match, or a hidden one, is never used.
         ``panel`` saves a round trip when the caller already holds the active panel.
         """
-        return self.m.shown_in(panel or self.panel, locator, by)
+        return self._m.shown_in(panel or self._panel(), locator, by)
 
     def field_errors(self) -> list[str]:
         """Visible mat-error texts of the active step (why Next did not advance)."""
-        return [text_of(self.driver, e) for e in self.panel.find_elements(By.CSS_SELECTOR, FIELD_ERROR)
+        return [text_of(self._driver, e) for e in self._panel().find_elements(By.CSS_SELECTOR, FIELD_ERROR_CSS)
                 if e.is_displayed()]
 
     # --- step 1 --------------------------------------------------------------------------------------
     def choose(self, label: str, requested: str, field: str) -> str:
         """Choose in the step's mat-select labelled ``label``; returns the value shown."""
-        return self.m.select_by_label(self.panel, label, requested, field)
+        return self._m.select_by_label(self._panel(), label, requested, field)
 
-    def detect_form(self) -> str:
-        """Which second card step 1 shows after the Move Type: ``container``, ``booking`` or ``line_equip``."""
-        def _form(d: WebDriver) -> str | bool:
-            panel = self.panel
+    def detect_form(self) -> MoveForm:
+        """Which second card step 1 shows after the Move Type."""
+        def _form(d: WebDriver) -> MoveForm | bool:
+            panel = self._panel()
             if self._shown(CONTAINER_INPUT, panel=panel):
-                return "container"
+                return MoveForm.CONTAINER
             if self._shown(BOOKING_INPUT, panel=panel):
-                return "booking"
+                return MoveForm.BOOKING
             if self._shown(AUTOCOMPLETE_INPUT, panel=panel):
-                return "line_equip"
+                return MoveForm.LINE_EQUIP
             return False
-        return wait_for(self.driver, _form, self.m.timeout, "the step-1 move form")
+        return wait_for(self._driver, _form, self._m.timeout, "the step-1 move form")
 
     def add_container(self, number: str) -> bool:
-        return self.m.add_chip(self._shown(CONTAINER_INPUT), number)
+        return self._m.add_chip(self._shown(CONTAINER_INPUT), number)
 
     def add_booking(self, number: str) -> bool:
         """Add the booking chip; the portal validates it by XHR and may answer with a dialog."""
-        return self.m.add_chip(self._shown(BOOKING_INPUT), number)
+        return self._m.add_chip(self._shown(BOOKING_INPUT), number)
 
     def set_line_equip(self, line: str, equip_size: str) -> tuple[str, str]:
         """Fill the Line and Equip Size autocompletes (by mat-label, else first/second, A8.2)."""
         values = []
         for index, (label, value, field) in enumerate(
                 (("Line", line, "line"), ("Equip Size", equip_size, "equip_size"))):
-            values.append(self.m.autocomplete_choose(self._autocomplete(label, index), value, field)[0])
+            values.append(self._m.autocomplete_choose(self._autocomplete(label, index), value, field)[0])
         return values[0], values[1]
 
     def _autocomplete(self, label: str, index: int) -> WebElement:
-        panel = self.panel
-        by_label = self._shown(AUTOCOMPLETE_BY_LABEL_XPATH.format(label=label), By.XPATH, panel)
+        panel = self._panel()
+        by_label = self._shown(labelled(label, f"input[contains(@class,'{AUTOCOMPLETE_CLASS}')]", exact=True),
+                               By.XPATH, panel)
         if by_label is not None:
             return by_label
         triggers = [e for e in panel.find_elements(By.CSS_SELECTOR, AUTOCOMPLETE_INPUT) if e.is_displayed()]
@@ -183,24 +199,25 @@ class AppointmentWizard:
         Not filtered on display: Material hides that input (``cdk-visually-hidden``) and shows its host.
         Waited for: the cards may render just after the step is selected.
         """
-        box = wait_for(self.driver,
-                       lambda d: next(iter(self.panel.find_elements(By.CSS_SELECTOR, MOVE_CHECKBOX)), False),
-                       self.m.timeout, "the move checkbox")
-        self.m.ensure_checked(box)
+        box = wait_for(self._driver,
+                       lambda d: next(iter(self._panel().find_elements(By.CSS_SELECTOR, MOVE_CHECKBOX)), False),
+                       self._m.timeout, "the move checkbox")
+        self._m.ensure_checked(box)
 
-    def pin_field(self) -> tuple[WebElement | None, bool]:
-        """The PIN input if the step shows one, and whether the portal marks it required."""
+    def pin_field(self) -> PinField:
+        """Whether the step shows a PIN input, and whether the portal marks it required."""
         pin = self._shown(PIN_INPUTS)
         if pin is None:
-            return None, False
-        required = bool(self.driver.execute_script(
+            return PinField.ABSENT
+        required = bool(self._driver.execute_script(
             "var i = arguments[0], f = i.closest('mat-form-field');"
             "return i.required || i.getAttribute('aria-required') === 'true' ||"
             " !!(f && f.querySelector('.mat-form-field-required-marker'));", pin))
-        return pin, required
+        return PinField.REQUIRED if required else PinField.OPTIONAL
 
-    def set_pin(self, pin_input: WebElement, pin: str) -> None:
-        _type(pin_input, pin)
+    def enter_pin(self, pin: str) -> None:
+        """Type the PIN into the step's PIN input (call only when :meth:`pin_field` found one)."""
+        _type(wait_for(self._driver, lambda d: self._shown(PIN_INPUTS) or False, self._m.timeout, "the PIN field"), pin)
 
     def set_unit(self, unit: str) -> bool:
         """Type the Unit number when the field is editable (it is pre-filled read-only on imports)."""
@@ -213,7 +230,7 @@ class AppointmentWizard:
     def set_seals(self, seals: list[str]) -> int:
         """Type seals into Seal1_Num..; returns how many fields took a value."""
         typed = 0
-        panel = self.panel
+        panel = self._panel()
         for n, value in enumerate(seals[:4], start=1):
             field = self._shown(SEAL_INPUT.format(n=n), panel=panel)
             if field is not None:
@@ -221,78 +238,86 @@ class AppointmentWizard:
                 typed += 1
         return typed
 
-    def choose_plate(self, plate: str, *, wildcard: bool) -> tuple[str, list[str]]:
-        """Pick the truck plate in its autocomplete (exact match rule). With ``wildcard`` (checks
-        only), ``*`` or the v1 placeholder ``ABC123`` that matches no plate picks the first one."""
-        panel = self.panel
+    def choose_plate(self, plate: str, *, or_first: bool = False) -> str:
+        """Pick the truck plate in its autocomplete (exact match rule) and return the value shown.
+        With ``or_first``, a plate that matches no option picks the first one offered."""
+        panel = self._panel()
         plate_input = self._shown(PLATE_INPUT, panel=panel)
         if plate_input is None:  # fallback of the earlier automation: the step's first autocomplete
             plate_input = self._shown(AUTOCOMPLETE_INPUT, panel=panel)
-        return self.m.autocomplete_choose(plate_input, plate, "truck_plate",
-                                          wildcards=PLATE_WILDCARDS if wildcard else ())
+        return self._m.autocomplete_choose(plate_input, plate, "truck_plate", or_first=or_first)[0]
 
     def set_own_chassis(self, yes: bool) -> bool:
-        return self.m.set_toggle(self.panel, yes)
+        return self._m.set_toggle(self._panel(), yes)
 
     def own_chassis(self) -> bool | None:
         """The pressed own-chassis toggle (True = YES), None when the step has none."""
-        panel = self.panel
+        panel = self._panel()
         for text, value in (("YES", True), ("NO", False)):
-            if self.m.toggle_pressed(panel, text):
+            if self._m.toggle_pressed(panel, text):
                 return value
         return None
 
     # --- step 3 --------------------------------------------------------------------------------------
-    def slot_select(self) -> WebElement | None:
+    def has_slot_select(self) -> bool:
+        """True when the active step shows the appointment time dropdown."""
+        return self._slot_select() is not None
+
+    def _slot_select(self) -> WebElement | None:
         return self._shown(SLOT_SELECT)
 
     def open_slots(self) -> list[str]:
         """Open the slot select and return its option texts verbatim (panel left open for a shot)."""
-        select = wait_for(self.driver, lambda d: self.slot_select() or False, self.m.timeout,
+        select = wait_for(self._driver, lambda d: self._slot_select() or False, self._m.timeout,
                           "the appointment time dropdown")
-        return [text for _, text in self.m.open_select(select, "appointment_time")]
+        return [text for _, text in self._m.open_select(select, "appointment_time")]
 
     def close_panels(self) -> None:
-        self.m.close_panels()
+        self._m.close_panels()
 
     def close_calendar(self) -> None:
-        self.calendar.close()
+        self._calendar.close()
 
     def choose_slot(self, text: str) -> str:
         """Select exactly the offered slot ``text``; returns the value the select shows."""
-        return self.m.choose_in_select(self.slot_select(), text, "appointment_time")
+        return self._m.choose_in_select(self._slot_select(), text, "appointment_time")
 
     def info_text(self) -> str | None:
         """The step's "Check-In for this visit ..." line, found by its text, not by a class."""
-        text = str(self.driver.execute_script("return arguments[0].innerText || '';", self.panel))
+        text = str(self._driver.execute_script("return arguments[0].innerText || '';", self._panel()))
         start = text.find(INFO_PREFIX)
         return " ".join(text[start:].splitlines()[0].split()) if start >= 0 else None
 
     def open_calendar(self) -> list[tuple[str, date]]:
         """Open the export date picker and return its enabled days (label, date); left open."""
-        self.calendar.open(self.panel)
-        return self.calendar.enabled_days()
+        self._calendar.open(self._panel())
+        return self._calendar.enabled_days()
 
     def choose_day(self, day: date) -> None:
         """Pick ``day`` on the date picker (the operation checked that it is offered)."""
-        self.calendar.choose(self.panel, day)
+        self._calendar.choose(self._panel(), day)
 
-    def submit_button(self) -> WebElement:
-        """The step's Submit button (`//button//span[contains(text(),'Submit')]/..`, A8.1)."""
-        return wait_for(self.driver, lambda d: self._shown(SUBMIT_XPATH, By.XPATH) or False,
-                        self.m.timeout, "the Submit button")
+    def wait_submit_ready(self) -> None:
+        """Wait until the step shows its Submit button; PortalTimeout when it never does (nothing
+        is booked then, so callers check this before they commit to submitting)."""
+        self._submit_button()
 
-    def submit(self, button: WebElement) -> None:
+    def submit(self) -> None:
         """Click Submit: this books on the portal."""
-        self.m.click(button)
+        self._m.click(self._submit_button())
 
-    def wait_after_submit(self) -> str:
-        """``advanced`` once step 4 is selected, ``dialog`` on a refusal; PortalTimeout otherwise."""
-        return self.stepper.wait_position(4, self.confirmation_timeout, "the Confirmation step after Submit")
+    def _submit_button(self) -> WebElement:
+        """The step's Submit button (`//button//span[contains(text(),'Submit')]/..`, A8.1)."""
+        return wait_for(self._driver, lambda d: self._shown(SUBMIT_XPATH, By.XPATH) or False,
+                        self._m.timeout, "the Submit button")
+
+    def wait_after_submit(self) -> StepOutcome:
+        """ADVANCED once step 4 is selected, DIALOG on a refusal; PortalTimeout otherwise."""
+        return self._stepper.wait_position(4, self._confirmation_timeout, "the Confirmation step after Submit")
 
     def confirmation(self) -> dict[str, Any]:
         """Step 4 read generically: ``text``, label/value ``pairs`` and the appointment ``number``."""
-        data = self.driver.execute_script(_PAIRS_JS, self.panel)
+        data = self._driver.execute_script(_PAIRS_JS, self._panel())
         pairs = [(str(k), str(v)) for k, v in data["pairs"]]
         return {"text": str(data["text"])[:2000], "pairs": pairs,
                 "number": confirmation_number(pairs, [str(b) for b in data["blocks"]])}
@@ -329,4 +354,4 @@ def _type(element: WebElement, text: str) -> None:
     element.send_keys(text)
 
 
-__all__ = ["AppointmentWizard", "confirmation_number", "is_no_slots"]
+__all__ = ["AppointmentWizard", "MoveForm", "PinField", "StepOutcome", "confirmation_number", "is_no_slots"]

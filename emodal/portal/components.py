@@ -14,6 +14,7 @@ quirks are handled once here:
 """
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 from selenium.common.exceptions import ElementClickInterceptedException, ElementNotInteractableException
@@ -31,12 +32,33 @@ OVERLAY_OPTIONS_CSS = ".cdk-overlay-container mat-option"
 OPEN_PANEL_CSS = ".cdk-overlay-container .mat-select-panel, .cdk-overlay-container .mat-autocomplete-panel"
 BACKDROP_CSS = ".cdk-overlay-backdrop"
 DIALOG_CSS = "mat-dialog-container"
+FIELD_ERROR_CSS = "mat-error"
+#: A legacy mat-checkbox: its input carries ``aria-checked``, its host takes the click (A9).
+CHECKBOX_INPUT_CSS = "input.mat-checkbox-input"
+CHECKBOX_HOST_XPATH = "./ancestor::mat-checkbox[1]"
+#: A step's fields the portal refused: an invalid form field or its error text.
+FIELD_INVALID_CSS = f".mat-form-field-invalid, {FIELD_ERROR_CSS}"
 CLOSE_BUTTON_XPATH = ".//span[@class='mat-button-wrapper' and text()='CLOSE']"
-SELECT_BY_LABEL_XPATH = ".//mat-label[contains(text(),'{label}')]/ancestor::mat-form-field[1]//mat-select"
-INPUT_BY_LABEL_XPATH = ".//mat-label[contains(text(),'{label}')]/ancestor::mat-form-field[1]//input"
 NEXT_BUTTON_XPATH = ".//button[contains(@class,'text-next') and .//span[text()='Next']]"
 TOGGLE_XPATH = (".//span[normalize-space(text())='{text}']"
                 "/ancestor::*[self::button or self::mat-button-toggle][contains(@class,'mat-button-toggle')][1]")
+
+
+def labelled(label: str, control: str, *, exact: bool = False) -> str:
+    """XPath of ``control`` inside the mat-form-field whose mat-label contains ``label`` (reads
+    exactly ``label`` with ``exact``), relative to a scope (A8.2: fields are found by their labels)."""
+    test = f"normalize-space(text())='{label}'" if exact else f"contains(text(),'{label}')"
+    return f".//mat-label[{test}]/ancestor::mat-form-field[1]//{control}"
+
+
+class StepOutcome(enum.Enum):
+    """What a wizard step did after Next or Submit."""
+
+    ADVANCED = "advanced"  # the stepper moved on
+    DIALOG = "dialog"      # a mat-dialog opened: a refusal, whatever its text (B17 rule 6)
+    INVALID = "invalid"    # the page settled on the same step showing field errors
+    STUCK = "stuck"        # no visible reaction: the caller's reading of a timed-out Next
+
 
 # Label text of an option: the span's own text nodes (an icon may precede them), whitespace
 # collapsed; the whole text content only when there are no direct text nodes.
@@ -56,7 +78,7 @@ for (var i = 0; i < opts.length; i++) { out.push([opts[i], emText(opts[i])]); }
 return out;
 """
 _DIALOG_JS = """
-var d = document.querySelector('mat-dialog-container');
+var d = document.querySelector(arguments[0]);
 if (!d) { return null; }
 var c = d.querySelector('[class*="dialog-content"]') || d;
 return (c.innerText || c.textContent || '').replace(/\\s+/g, ' ').trim();
@@ -95,14 +117,19 @@ class Material:
 
     def close_panels(self) -> None:
         """Close any select/autocomplete panel and wait until it is gone."""
-        if self.driver.find_elements(By.CSS_SELECTOR, OPEN_PANEL_CSS):
-            backdrops = self.driver.find_elements(By.CSS_SELECTOR, BACKDROP_CSS)
-            if backdrops:
-                js_click(self.driver, backdrops[-1])
-            else:
-                self.body_click()
-            wait_for(self.driver, lambda d: not d.find_elements(By.CSS_SELECTOR, OPEN_PANEL_CSS),
-                     self.timeout, "the dropdown panel to close")
+        self.dismiss_overlay(OPEN_PANEL_CSS, "the dropdown panel to close")
+
+    def dismiss_overlay(self, shown_css: str, what: str) -> None:
+        """Close the CDK overlay whose content matches ``shown_css`` (a click on its backdrop, else
+        on ``body``) and wait until that content is gone; nothing to do when it is not shown."""
+        if not self.driver.find_elements(By.CSS_SELECTOR, shown_css):
+            return
+        backdrops = self.driver.find_elements(By.CSS_SELECTOR, BACKDROP_CSS)
+        if backdrops:
+            js_click(self.driver, backdrops[-1])
+        else:
+            self.body_click()
+        wait_for(self.driver, lambda d: not d.find_elements(By.CSS_SELECTOR, shown_css), self.timeout, what)
 
     def shown_in(self, scope: WebElement, locator: str, by: str = By.XPATH, *,
                  enabled: bool = False) -> WebElement | None:
@@ -125,7 +152,7 @@ class Material:
     # --- mat-select ---------------------------------------------------------------------------------
     def find_select(self, scope: WebElement, label: str) -> WebElement:
         """The mat-select of the form field whose mat-label contains ``label`` (A8.2)."""
-        xpath = SELECT_BY_LABEL_XPATH.format(label=label)
+        xpath = labelled(label, "mat-select")
         return wait_for(self.driver, lambda d: self.shown_in(scope, xpath) or False,
                         self.timeout, f"the '{label}' dropdown")
 
@@ -181,9 +208,9 @@ class Material:
             return self._wait_options(f"the options of {what}")
 
     def autocomplete_choose(self, input_el: WebElement, requested: str, field: str, *,
-                            wildcards: tuple[str, ...] = ()) -> tuple[str, list[str]]:
-        """Pick the option matching ``requested``; a value in ``wildcards`` that matches no option
-        picks the first one offered (callers allow that only where nothing is booked).
+                            or_first: bool = False) -> tuple[str, list[str]]:
+        """Pick the option matching ``requested``; with ``or_first``, a value that matches no option
+        picks the first one offered (the caller decides when that is allowed).
 
         Returns the input's value after the choice and the full offer.
         """
@@ -192,7 +219,7 @@ class Material:
         try:
             chosen = match_option(requested, texts, field=field)
         except OptionNotAvailable:
-            if requested not in wildcards or not texts:
+            if not or_first or not texts:
                 raise
             chosen = texts[0]
         self.click(next(el for el, text in options if text == chosen))
@@ -228,8 +255,7 @@ class Material:
         target = wait_for(self.driver, lambda d: self.shown_in(scope, xpath) or False,
                           self.timeout, f"the {wanted} toggle")
         if not _toggle_pressed(target):
-            button = target if target.tag_name.lower() == "button" else target.find_element(By.TAG_NAME, "button")
-            self.click(button)
+            self.click(_toggle_button(target) or target)
             wait_for(self.driver, lambda d: _toggle_pressed(target), self.timeout, f"the {wanted} toggle to be pressed")
         return _toggle_pressed(target) == yes
 
@@ -242,7 +268,7 @@ class Material:
         """Check a legacy mat-checkbox (state = the input's ``aria-checked``), clicking its host."""
         if checkbox_input.get_attribute("aria-checked") == "true":
             return
-        host = checkbox_input.find_element(By.XPATH, "./ancestor::mat-checkbox[1]")
+        host = checkbox_input.find_element(By.XPATH, CHECKBOX_HOST_XPATH)
         self.click(host)
         wait_for(self.driver, lambda d: checkbox_input.get_attribute("aria-checked") == "true",
                  self.timeout, "the move checkbox to be checked")
@@ -250,7 +276,7 @@ class Material:
     # --- dialogs ---------------------------------------------------------------------------------------
     def read_dialog(self) -> str | None:
         """Text of an open mat-dialog (any dialog is a refusal, B17 rule 6), else None."""
-        return self.driver.execute_script(_DIALOG_JS)
+        return self.driver.execute_script(_DIALOG_JS, DIALOG_CSS)
 
     def close_dialog(self) -> None:
         """Close the dialog with its CLOSE button (Escape if it has none) and wait until gone."""
@@ -287,18 +313,18 @@ class Stepper:
         return wait_for(self.driver, lambda d: (self._state() or (0, False))[1], self.m.timeout,
                         "the active wizard step")
 
-    def wait_position(self, position: int, timeout: float, what: str) -> str:
-        """Wait until step ``position`` is selected or a dialog opens; returns which happened."""
+    def wait_position(self, position: int, timeout: float, what: str) -> StepOutcome:
+        """Wait until step ``position`` is selected (ADVANCED) or a dialog opens (DIALOG)."""
         return wait_for(
             self.driver,
-            lambda d: "dialog" if d.find_elements(By.CSS_SELECTOR, DIALOG_CSS)
-            else ("advanced" if self.position() == position else False),
+            lambda d: StepOutcome.DIALOG if d.find_elements(By.CSS_SELECTOR, DIALOG_CSS)
+            else (StepOutcome.ADVANCED if self.position() == position else False),
             timeout, what)
 
-    def next(self) -> str:
-        """Click the active step's Next; return ``advanced``, ``dialog`` or ``invalid``.
+    def next(self) -> StepOutcome:
+        """Click the active step's Next; return ADVANCED, DIALOG or INVALID.
 
-        ``invalid`` = the page settled on the same step showing field errors (client validation).
+        INVALID = the page settled on the same step showing field errors (client validation).
         Without any of these within the timeout, :class:`PortalTimeout` names the step.
         """
         before = self.position()
@@ -308,26 +334,31 @@ class Stepper:
                           self.m.timeout, f"the Next button of step {before}")
         self.m.click(button)
 
-        def outcome(d: WebDriver) -> str | bool:
+        def outcome(d: WebDriver) -> StepOutcome | bool:
             if d.find_elements(By.CSS_SELECTOR, DIALOG_CSS):
-                return "dialog"
+                return StepOutcome.DIALOG
             now = self.position()
             if now is not None and now != before:
-                return "advanced"
-            if self.m.driver.execute_script(
-                    "return !!arguments[0].querySelector('.mat-form-field-invalid, mat-error');", panel):
-                return "invalid" if is_stable(d) else False
+                return StepOutcome.ADVANCED
+            if self.m.driver.execute_script("return !!arguments[0].querySelector(arguments[1]);",
+                                            panel, FIELD_INVALID_CSS):
+                return StepOutcome.INVALID if is_stable(d) else False
             return False
 
         return wait_for(self.driver, outcome, self.m.timeout, f"step {before} to advance after Next")
 
 
+def _toggle_button(element: WebElement) -> WebElement | None:
+    """The toggle's ``button``: the element itself or its first button descendant."""
+    if element.tag_name.lower() == "button":
+        return element
+    found = element.find_elements(By.TAG_NAME, "button")
+    return found[0] if found else None
+
+
 def _toggle_pressed(element: WebElement) -> bool:
     """A toggle is on when its button says ``aria-pressed=true`` or its host has the checked class."""
-    button = element if element.tag_name.lower() == "button" else None
-    if button is None:
-        found = element.find_elements(By.TAG_NAME, "button")
-        button = found[0] if found else None
+    button = _toggle_button(element)
     if button is not None and button.get_attribute("aria-pressed") == "true":
         return True
     hosts = element.find_elements(By.XPATH, "./ancestor-or-self::mat-button-toggle[1]")
@@ -340,4 +371,4 @@ def text_of(driver: WebDriver, element: WebElement) -> str:
     return " ".join(str(value).split())
 
 
-__all__ = ["Material", "Stepper", "text_of"]
+__all__ = ["Material", "StepOutcome", "Stepper", "labelled", "text_of"]

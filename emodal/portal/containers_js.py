@@ -9,15 +9,21 @@ Material icon ligatures (A6). Sandbox-only classes ([S] in B10/B16: ``badge``, `
 """
 from __future__ import annotations
 
+import json
+
+from emodal.portal.timeline import TIMELINE_CSS
+
 GRID_CSS = "div#searchres[matinfinitescroll]"
+#: A detail row counts as expanded once it holds the timeline or a div whose class names a
+#: timeline or containerflow (A7.6 success rule).
+EXPANDED_DETAIL_CSS = f"{TIMELINE_CSS}, div[class*='timeline'], div[class*='containerflow']"
 
 # Shared helpers, prepended to every script below.
 #  - textOf: visible-ish text of a cell without Material icon ligatures (`info` before YES/NO,
 #    `keyboard_arrow_right`, `more_vert`): the export and the selection text omit them (A7.3/A7.4).
 #  - dataRows: body rows with a cell for every header. Expanded detail rows (one wide cell,
 #    A7.6 [I]) are not data rows, whatever their classes are on the real site.
-_HELPERS = """
-var GRID_CSS = "div#searchres[matinfinitescroll]";
+_HELPERS = f"var GRID_CSS = {json.dumps(GRID_CSS)}, EXPANDED_DETAIL_CSS = {json.dumps(EXPANDED_DETAIL_CSS)};" + """
 function norm(s) { return (s || '').replace(/\\s+/g, ' ').trim(); }
 function textOf(el) {
   var parts = [], walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT, null), n;
@@ -69,7 +75,7 @@ function detailOf(row) {
   return next;
 }
 function hasFlow(el) {
-  return !!(el && el.querySelector("app-containerflow, div[class*='timeline'], div[class*='containerflow']"));
+  return !!(el && el.querySelector(EXPANDED_DETAIL_CSS));
 }
 """
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 
-from emodal.portal.components import BACKDROP_CSS, Material
+from emodal.portal.components import Material
 from emodal.portal.waits import js_click, wait_for
 
 ICON_XPATH = ".//mat-icon[normalize-space(text())='calendar_month'] | .//mat-icon[contains(text(),'calendar')]"
@@ -62,15 +62,7 @@ class DatePicker:
 
     def close(self) -> None:
         """Close an open calendar (CDK backdrop click) and wait until its cells are gone."""
-        if not self.driver.find_elements(By.CSS_SELECTOR, CELLS):
-            return
-        backdrops = self.driver.find_elements(By.CSS_SELECTOR, BACKDROP_CSS)
-        if backdrops:
-            js_click(self.driver, backdrops[-1])
-        else:
-            self.m.body_click()
-        wait_for(self.driver, lambda d: not d.find_elements(By.CSS_SELECTOR, CELLS),
-                 self.m.timeout, "the calendar to close")
+        self.m.dismiss_overlay(CELLS, "the calendar to close")
 
     def enabled_days(self) -> list[tuple[str, date]]:
         """Enabled days (label, date) of the open calendar over ``MONTHS`` months, in order."""

@@ -21,7 +21,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from emodal.errors import PortalSessionLost, PortalTimeout, PortalUnavailable
 from emodal.portal.urls import IDENTITY_LOGIN_PATH, PortalUrls
-from emodal.portal.waits import wait_for, wait_ready
+from emodal.portal.waits import wait_for
 
 
 class PageState(str, enum.Enum):
@@ -52,6 +52,11 @@ _GENERIC_ERROR_PHRASES = ("internal server error", "service unavailable", "bad g
                           "server error", "not authorized")
 _OIDC_PATH_SUFFIXES = ("/signin-oidc", "/connect/authorize", "/connect/authorize/callback")
 
+#: The identity login form's fields (A3): they make a page the login page here, and
+#: :class:`emodal.portal.login.LoginPage` types into them.
+USERNAME_CSS = "input[name='Username']"
+PASSWORD_CSS = "input[name='Password']"
+
 # One round trip collecting everything the rules need. Headings use innerText so hidden wizard
 # steps (kept in the DOM, A6) do not count; the body text is capped to keep the payload small.
 _SNAPSHOT_JS = """
@@ -71,7 +76,7 @@ return {
   url: location.href,
   title: document.title || '',
   ready_state: document.readyState,
-  login_form: !!(q('input[name=Username]') && q('input[name=Password]')),
+  login_form: !!(q(arguments[0]) && q(arguments[1])),
   toolbar: !!q('mat-toolbar'),
   app_booted: !!((root && root.children.length > 0) || q('router-outlet, mat-sidenav-container')),
   form_post_hop: hop,
@@ -99,7 +104,7 @@ class PageSnapshot:
 def snapshot(driver: WebDriver) -> PageSnapshot:
     """Read a :class:`PageSnapshot`; a navigation racing the script yields a LOADING snapshot."""
     try:
-        raw = driver.execute_script(_SNAPSHOT_JS) or {}
+        raw = driver.execute_script(_SNAPSHOT_JS, USERNAME_CSS, PASSWORD_CSS) or {}
     except WebDriverException:
         return PageSnapshot(url="", ready_state="loading")
     return PageSnapshot(
@@ -226,10 +231,3 @@ def _shorten(url: str) -> str:
         return parts._replace(query="", fragment="").geturl() + "?..."
     return url
 
-
-def open_page(driver: WebDriver, url: str, urls: PortalUrls, timeout: float, what: str) -> None:
-    """Load a portal page and wait until its app is ready, failing fast with ``PortalSessionLost``
-    when the portal answers with the login page or the 401 text instead (A10)."""
-    driver.get(url)
-    assert_logged_in(driver, urls, timeout=timeout)
-    wait_ready(driver, timeout, what)

@@ -21,12 +21,12 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from emodal.errors import InvalidCredentials, PortalUnavailable, RecaptchaFailed
 from emodal.portal import health
-from emodal.portal.health import PageState
+from emodal.portal.health import PASSWORD_CSS, USERNAME_CSS, PageState
 from emodal.portal.urls import PortalUrls, strip_query
 from emodal.portal.waits import wait_enabled, wait_for, wait_visible
 
-USERNAME = (By.CSS_SELECTOR, "input[name='Username']")
-PASSWORD = (By.CSS_SELECTOR, "input[name='Password']")
+USERNAME = (By.CSS_SELECTOR, USERNAME_CSS)
+PASSWORD = (By.CSS_SELECTOR, PASSWORD_CSS)
 LOGIN_BUTTON = (By.XPATH, "//button[@type='submit']")
 ANCHOR_IFRAME = (By.XPATH, "//iframe[contains(@src,'recaptcha/api2/anchor')]")
 SITEKEY_HOLDER = (By.CSS_SELECTOR, "[data-sitekey]")
@@ -173,9 +173,12 @@ class LoginPage:
         """A settled page after LOGIN, or None to keep waiting."""
         self._accept_alert()
         self._follow_newest_window()
+        # Staleness first: a page read taken before the POST's navigation commits still shows the
+        # old login page, so only a read made after the old button went stale can be of the new one.
+        navigated = _is_stale(old_button)
         snap = health.snapshot(self.driver)
         state = health.classify_snapshot(snap, self.urls)
-        if state is PageState.LOGIN_PAGE and (snap.ready_state != "complete" or not _is_stale(old_button)):
+        if state is PageState.LOGIN_PAGE and (snap.ready_state != "complete" or not navigated):
             return None  # the POST has not navigated yet (same page) or the new page is loading
         return state if state in health.SETTLED else None
 

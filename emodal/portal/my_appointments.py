@@ -4,11 +4,13 @@ What is known of the real page is little: legacy ``mat-checkbox`` rows whose *in
 ``aria-checked``, infinite scroll on the **window** (not an inner container, B17 rule 5), and an
 Excel button in the toolbar found by A9's selector chain. Layout and columns are unknown (A13
 item 7), so rows and headers are read generically from the checkbox's row element, and the
-exported workbook is taken as the portal made it.
+exported workbook is taken as the portal made it. Loading by scroll is the shared
+:class:`~emodal.portal.scrolling.InfiniteScroll` on the window.
 """
 from __future__ import annotations
 
-import time
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +19,17 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
 from emodal.errors import PortalTimeout, PortalUnavailable
-from emodal.portal.components import Material
-from emodal.portal.health import open_page
+from emodal.portal.components import CHECKBOX_HOST_XPATH, CHECKBOX_INPUT_CSS, Material
+from emodal.portal.navigation import open_page
+from emodal.portal.scrolling import InfiniteScroll, ScrollLimits, ScrollResult
 from emodal.portal.urls import PortalUrls
-from emodal.portal.waits import is_stable, js_click, wait_for
+from emodal.portal.waits import js_click, wait_for
 
-ROW_CHECKBOX = "input.mat-checkbox-input"
+ROW_CHECKBOX = CHECKBOX_INPUT_CSS
+#: Generic row, header-cell and cell elements: the list's markup is unknown (A13 item 7).
+ROW_CSS = "tr, mat-row, [role=row]"
+HEADER_CELL_CSS = "th, mat-header-cell, [role=columnheader]"
+CELL_CSS = "td, mat-cell, [role=gridcell]"
 #: A9's Excel selectors, first match wins (the real markup is inferred, not observed).
 EXCEL_CHAIN: tuple[tuple[str, str], ...] = (
     (By.XPATH, "//mat-icon[@svgicon='xls']"),
@@ -34,28 +41,33 @@ EXCEL_CHAIN: tuple[tuple[str, str], ...] = (
     (By.XPATH, "//mat-icon[@role='img'][.//*[local-name()='svg']]"),
     (By.XPATH, "//*[self::mat-toolbar or contains(@class,'toolbar')]//mat-icon[.//*[local-name()='svg']]"),
 )
-#: After a window scroll the page needs a moment before it even starts loading (the scroll event
-#: fires on the next frame); an unchanged, stable list for this long means nothing more came.
-SCROLL_SETTLE_SECONDS = 0.7
 DOWNLOAD_SUFFIXES = (".xlsx", ".xls")
 
-# One script: every row (the element holding a row checkbox), its cells' texts (the checkbox
-# cell excluded), its checked state; plus header texts (empty headers = the select column).
-_ROWS_JS = """
-function clean(t) { return (t || '').replace(/\\s+/g, ' ').trim(); }
-var inputs = document.querySelectorAll(arguments[0]), rows = [];
-for (var i = 0; i < inputs.length; i++) {
-  var input = inputs[i];
-  var row = input.closest('tr, mat-row, [role=row]');
-  if (!row || row.querySelector('th, mat-header-cell, [role=columnheader]')) { continue; }
-  var cells = row.querySelectorAll('td, mat-cell, [role=gridcell]'), values = [];
-  for (var j = 0; j < cells.length; j++) {
-    if (!cells[j].querySelector('input.mat-checkbox-input')) { values.push(clean(cells[j].innerText)); }
-  }
-  rows.push({values: values, checked: input.getAttribute('aria-checked') === 'true'});
+# Prepended to the row scripts: the row checkboxes of data rows (a row without a header cell).
+_DATA_INPUTS_JS = (
+    f"var BOX = {json.dumps(ROW_CHECKBOX)}, ROW = {json.dumps(ROW_CSS)}, HEAD = {json.dumps(HEADER_CELL_CSS)},"
+    f" CELL = {json.dumps(CELL_CSS)};"
+    + """
+function dataInputs() {
+  return Array.prototype.slice.call(document.querySelectorAll(BOX)).filter(function (i) {
+    var row = i.closest(ROW);
+    return row && !row.querySelector(HEAD);
+  });
 }
+""")
+# Every data row's cell texts (the checkbox cell excluded) and checked state, plus the header
+# texts (empty headers = the select column).
+_ROWS_JS = _DATA_INPUTS_JS + """
+function clean(t) { return (t || '').replace(/\\s+/g, ' ').trim(); }
+var rows = dataInputs().map(function (input) {
+  var cells = input.closest(ROW).querySelectorAll(CELL), values = [];
+  for (var j = 0; j < cells.length; j++) {
+    if (!cells[j].querySelector(BOX)) { values.push(clean(cells[j].innerText)); }
+  }
+  return {values: values, checked: input.getAttribute('aria-checked') === 'true'};
+});
 var headers = [];
-document.querySelectorAll('th, mat-header-cell, [role=columnheader]').forEach(function (h) {
+document.querySelectorAll(HEAD).forEach(function (h) {
   var t = clean(h.innerText);
   if (t) { headers.push(t); }
 });
@@ -67,14 +79,12 @@ window.dispatchEvent(new Event('scroll'));
 """
 # Check the first N unchecked row boxes with one script (a click on the input toggles a legacy
 # mat-checkbox once); returns how many rows now read aria-checked=true among the first N.
-_SELECT_JS = """
-var inputs = Array.prototype.slice.call(document.querySelectorAll(arguments[0])).filter(function (i) {
-  var row = i.closest('tr, mat-row, [role=row]');
-  return row && !row.querySelector('th, mat-header-cell, [role=columnheader]');
-}).slice(0, arguments[1]);
+_SELECT_JS = _DATA_INPUTS_JS + """
+var inputs = dataInputs().slice(0, arguments[0]);
 inputs.forEach(function (i) { if (i.getAttribute('aria-checked') !== 'true') { i.click(); } });
 return inputs.filter(function (i) { return i.getAttribute('aria-checked') === 'true'; }).length;
 """
+_ROW_INPUTS_JS = _DATA_INPUTS_JS + "return dataInputs();"
 
 
 @dataclass
@@ -87,61 +97,56 @@ class AppointmentRows:
 
 
 class MyAppointmentsPage:
-    """Services of My Appointments: open, load more by scrolling, select rows, export."""
+    """Services of My Appointments: open, load more by scrolling, select rows, export.
+
+    ``limits`` and ``deadline`` (a ``time.monotonic()`` bound) bound :meth:`load`.
+    """
 
     def __init__(self, driver: WebDriver, urls: PortalUrls, *, element_timeout: float,
-                 page_timeout: float) -> None:
-        self.driver = driver
-        self.urls = urls
-        self.m = Material(driver, element_timeout)
-        self.element_timeout = element_timeout
-        self.page_timeout = page_timeout
+                 page_timeout: float, limits: ScrollLimits, deadline: float | None = None) -> None:
+        self._driver = driver
+        self._urls = urls
+        self._m = Material(driver, element_timeout)
+        self._element_timeout = element_timeout
+        self._page_timeout = page_timeout
+        self._limits = limits
+        self._deadline = deadline
+        self._scroll = InfiniteScroll(driver, name="My Appointments", scroll_js=_SCROLL_JS,
+                                      count=self.row_count, timeout=element_timeout)
 
     def open(self) -> None:
         """Load the page and wait for Angular and its first rows request to settle."""
-        open_page(self.driver, self.urls.my_appointments, self.urls, self.page_timeout, "My Appointments to load")
+        open_page(self._driver, self._urls.my_appointments, self._urls, self._page_timeout,
+                  "My Appointments to load")
 
     def row_count(self) -> int:
         return len(self.read().rows)
 
     def read(self) -> AppointmentRows:
         """Every loaded row in one script."""
-        raw = self.driver.execute_script(_ROWS_JS, ROW_CHECKBOX)
+        raw = self._driver.execute_script(_ROWS_JS)
         rows = [list(r["values"]) for r in raw["rows"]]
         return AppointmentRows([str(h) for h in raw["headers"]], rows, [bool(r["checked"]) for r in raw["rows"]])
 
-    def scroll_more(self) -> tuple[int, int]:
-        """Scroll the window to the bottom once; ``(before, after)`` row counts once settled."""
-        before = self.row_count()
-        self.driver.execute_script(_SCROLL_JS)
-        started = time.monotonic()
-
-        def _grown_or_quiet(driver: WebDriver) -> int | None:
-            count = self.row_count()
-            if count > before:
-                return count + 1
-            quiet = time.monotonic() - started >= SCROLL_SETTLE_SECONDS
-            return count + 1 if quiet and is_stable(driver) else None
-
-        return before, wait_for(self.driver, _grown_or_quiet, self.element_timeout,
-                                "more appointments after scrolling") - 1
+    def load(self, goal: Callable[[int], bool]) -> ScrollResult:
+        """Scroll the window until ``goal(rows loaded)`` holds, the list stays idle or the limits
+        are reached (B17 rule 5: the window scrolls, not an inner container)."""
+        return self._scroll.run(goal, self._limits, self._deadline)
 
     def select_first(self, count: int) -> int:
         """Check the first ``count`` rows; returns how many are checked (each verified)."""
         if count <= 0:
             return 0
-        checked = int(self.driver.execute_script(_SELECT_JS, ROW_CHECKBOX, count))
+        checked = int(self._driver.execute_script(_SELECT_JS, count))
         if checked < count:  # A9 fallback order: the input, then its mat-checkbox host
             for input_el in self._row_inputs()[:count]:
                 if input_el.get_attribute("aria-checked") != "true":
-                    self.m.click(input_el.find_element(By.XPATH, "./ancestor::mat-checkbox[1]"))
+                    self._m.click(input_el.find_element(By.XPATH, CHECKBOX_HOST_XPATH))
             checked = sum(1 for i in self._row_inputs()[:count] if i.get_attribute("aria-checked") == "true")
         return checked
 
     def _row_inputs(self) -> list[WebElement]:
-        return [i for i in self.driver.find_elements(By.CSS_SELECTOR, ROW_CHECKBOX)
-                if not i.find_elements(By.XPATH, "./ancestor::*[self::tr or self::mat-row or @role='row'][1]"
-                                                 "[.//th or .//mat-header-cell or .//*[@role='columnheader']]")]
+        return list(self._driver.execute_script(_ROW_INPUTS_JS))
 
     def export(self, download_dir: Path) -> Path:
         """Click the Excel button and return the downloaded workbook (newest .xlsx, complete).
@@ -149,9 +154,9 @@ class MyAppointmentsPage:
         No file within ELEMENT_TIMEOUT is 502 ``portal_unavailable`` (API_SPEC 4.9).
         """
         before = {p.name for p in download_dir.glob("*")} if download_dir.is_dir() else set()
-        self.driver.execute_script("window.scrollTo(0, 0);")  # reveal the toolbar (A9)
+        self._driver.execute_script("window.scrollTo(0, 0);")  # reveal the toolbar (A9)
         button = self._excel_button()
-        js_click(self.driver, button)
+        js_click(self._driver, button)
 
         def _new_file(_: WebDriver) -> Path | None:
             if not download_dir.is_dir() or any(p.suffix == ".crdownload" for p in download_dir.iterdir()):
@@ -161,23 +166,17 @@ class MyAppointmentsPage:
             return max(fresh, key=lambda p: p.stat().st_mtime) if fresh else None
 
         try:
-            return wait_for(self.driver, _new_file, self.element_timeout, "the My Appointments Excel download")
+            return wait_for(self._driver, _new_file, self._element_timeout, "the My Appointments Excel download")
         except PortalTimeout as exc:
             raise PortalUnavailable("No file after the Excel export click", details=exc.message) from None
 
     def _excel_button(self) -> WebElement:
         for by, selector in EXCEL_CHAIN:
-            found = self.driver.find_elements(by, selector)
+            found = self._driver.find_elements(by, selector)
             if found:
                 buttons = found[0].find_elements(By.XPATH, "./ancestor-or-self::button[1]")
                 return buttons[0] if buttons else found[0]
         raise PortalUnavailable("Excel button not found on My Appointments")
 
 
-def row_has_token(values: list[str], token: str) -> bool:
-    """True when a cell of the row holds ``token`` as a whole whitespace-separated word (case-insensitive)."""
-    wanted = token.strip().casefold()
-    return any(part.casefold() == wanted for value in values for part in value.split())
-
-
-__all__ = ["AppointmentRows", "MyAppointmentsPage", "row_has_token"]
+__all__ = ["AppointmentRows", "MyAppointmentsPage"]

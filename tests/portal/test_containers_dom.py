@@ -12,11 +12,10 @@ from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
-from selenium.webdriver.common.by import By
 
 from emodal.operations.containers import HEADERS
+from emodal.operations.timeline import timeline_body
 from emodal.portal.containers import ContainersPage
-from emodal.portal.timeline import read_timeline
 
 ICON = "<mat-icon class='mat-icon material-icons'>{}</mat-icon>"
 
@@ -88,10 +87,6 @@ def _page_object(driver, detail: str) -> ContainersPage:
     return ContainersPage(driver, urls=None, settings=settings)  # type: ignore[arg-type]
 
 
-def _detail(driver):
-    return driver.find_element(By.XPATH, "//tbody/tr[td[@colspan]]")
-
-
 def test_read_rows_uses_headers_first_text_node_and_drops_ligatures(driver) -> None:
     page = _page_object(driver, TIMELINE)
     grid = page.read_rows()
@@ -115,8 +110,8 @@ def test_has_container_and_row_lookup(driver) -> None:
 
 
 def test_timeline_order_trap_and_borrowed_divider(driver) -> None:
-    _page_object(driver, TIMELINE)
-    body = read_timeline(driver, _detail(driver)).as_dict()
+    page = _page_object(driver, TIMELINE)
+    body = timeline_body(page.timeline("TGBU5604945"))  # the expanded row above the detail row
     assert [(m["milestone"], m["status"]) for m in body["timeline"]] == [
         ("Loaded", "pending"),              # dividerflowcolor2 is not completed
         ("Terminal In-Gate", "completed"),  # inside a wrapper row, counted once
@@ -137,4 +132,4 @@ def test_timeline_order_trap_and_borrowed_divider(driver) -> None:
 ])
 def test_booking_number_variants(driver, detail: str, expected: tuple) -> None:
     page = _page_object(driver, detail)
-    assert page.booking_number(_detail(driver)) == expected
+    assert page.booking_number("TGBU5604945") == expected

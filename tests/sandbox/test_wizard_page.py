@@ -1,8 +1,10 @@
 """Appointment wizard of the sandbox in real Chromium (PORTAL_SPEC B11; Part C items 11-14).
 
-Every test drives the page the way the service does: mat-labels, exact-class option spans, the
-text-next XPath, the active panel found through the selected step header. Oracles come from the
-admin API. Booking consumes shared capacity, so the module resets the sandbox at its end.
+Tests of the replica's DOM drive the page with raw real-site locators: mat-labels, exact-class
+option spans, the text-next XPath, the active panel found through the selected step header. Tests
+that only need to *be* at step 3 get there with the service's own page object
+(:func:`walk_to_step3`). Oracles come from the admin API. Booking consumes shared capacity, so the
+module resets the sandbox at its end.
 """
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
+
+from emodal.portal.appointment_wizard import AppointmentWizard, StepOutcome
+from tests.conftest import sandbox_urls, ui_login
 
 pytestmark = [pytest.mark.browser]
 
@@ -87,6 +92,21 @@ def step2(driver: Any, plate: str = "9E51234") -> int:
     field.click()
     driver.find_element(By.XPATH, f"//mat-option//span[contains(text(),'{plate}')]").click()
     return next_step(driver)
+
+
+def walk_to_step3(driver: Any, base_url: str, terminal: str, move: str, container: str,
+                  plate: str = "9E51234") -> None:
+    """Open a fresh wizard and walk it to step 3 with the service's page object."""
+    wizard = AppointmentWizard(driver, sandbox_urls(base_url), element_timeout=15, page_timeout=30,
+                               confirmation_timeout=30)
+    wizard.open()
+    wizard.choose("Terminal", terminal, "terminal")
+    wizard.choose("Move Type", move, "move_type")
+    assert wizard.add_container(container)
+    assert wizard.next() is StepOutcome.ADVANCED
+    wizard.check_move()
+    wizard.choose_plate(plate)
+    assert wizard.next() is StepOutcome.ADVANCED and wizard.position() == 3
 
 
 def slot_rows(sandbox: Any, terminal: str) -> list[dict]:
@@ -258,11 +278,8 @@ def test_refusals_show_dialogs(wizard: Any) -> None:
     assert close_dialog(driver) == "Container YMMU7000078 has holds."
 
 
-def test_empty_slot_texts(wizard: Any, sandbox: Any) -> None:
-    driver = wizard
-    step1(driver, "Port Everglades Terminal", "DROP EMPTY", ["CAIU3000032"])
-    assert next_step(driver) == 2
-    assert step2(driver) == 3
+def test_empty_slot_texts(driver: Any, sandbox: Any) -> None:
+    walk_to_step3(driver, sandbox.base_url, "Port Everglades Terminal", "DROP EMPTY", "CAIU3000032")
     _, panel = active_panel(driver)
     panel.find_element(By.CSS_SELECTOR, "mat-select[formcontrolname=slot]").click()
     assert option_texts(driver) == ["No Appointments Available"]
@@ -270,10 +287,7 @@ def test_empty_slot_texts(wizard: Any, sandbox: Any) -> None:
 
     for row in slot_rows(sandbox, TTI):
         sandbox.admin.put("slots", {"terminal": TTI, "slot": row["slot"], "capacity": 0})
-    open_wizard(driver, sandbox.base_url)
-    step1(driver, TTI, "DROP EMPTY", ["CAIU3000032"])
-    next_step(driver)
-    assert step2(driver) == 3
+    walk_to_step3(driver, sandbox.base_url, TTI, "DROP EMPTY", "CAIU3000032")
     _, panel = active_panel(driver)
     slot = panel.find_element(By.CSS_SELECTOR, "mat-select[formcontrolname=slot]")
     assert slot.get_dom_attribute("aria-label") is None
@@ -412,12 +426,9 @@ def test_every_simulated_wait_keeps_the_page_unstable(wizard: Any, sandbox: Any)
         sandbox.admin.set_config(booking_validation_ms=0, step_transition_ms=0)
 
 
-def test_submit_of_a_vanished_slot_stays_on_step_3_with_fresh_slots(wizard: Any, sandbox: Any) -> None:
-    driver = wizard
+def test_submit_of_a_vanished_slot_stays_on_step_3_with_fresh_slots(driver: Any, sandbox: Any) -> None:
     slot = future_slot(sandbox, "ITS Long Beach", 3)
-    step1(driver, "ITS Long Beach", "DROP EMPTY", ["CAIU3000032"])
-    next_step(driver)
-    assert step2(driver) == 3
+    walk_to_step3(driver, sandbox.base_url, "ITS Long Beach", "DROP EMPTY", "CAIU3000032")
     _, panel = active_panel(driver)
     panel.find_element(By.CSS_SELECTOR, "mat-select[formcontrolname=slot]").click()
     driver.find_element(By.XPATH, f"//mat-option//span[normalize-space(text())='{slot}']").click()
@@ -436,19 +447,13 @@ def test_submit_of_a_vanished_slot_stays_on_step_3_with_fresh_slots(wizard: Any,
 def test_realistic_profile_login_containers_and_wizard_check(chrome_factory: Any) -> None:
     """C19: with realistic delays, waiting on isStable() alone is enough at every step."""
     from emodal.sandbox import SandboxServer
-    from tests.conftest import anchor_sitekey, deliver_token, solve_captcha
 
     server = SandboxServer(profile="realistic").start()
     browser = chrome_factory()
     try:
         server.admin.set_config(captcha_solve_delay_s=0.5)  # the solver wait is not under test
-        browser.get(f"{server.base_url}/ecp2/containers")
-        WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.NAME, "Username"))
-        browser.find_element(By.NAME, "Username").send_keys("jdoe")
-        browser.find_element(By.NAME, "Password").send_keys("sandbox-pass")
-        deliver_token(browser, solve_captcha(server.base_url, anchor_sitekey(browser), browser.current_url))
-        browser.find_element(By.ID, "btnLogin").click()
-        WebDriverWait(browser, 30).until(lambda d: d.current_url.endswith("/ecp2/containers"))
+        ui_login(browser, server.base_url, "jdoe", start_url=f"{server.base_url}/ecp2/containers", timeout=60)
+        assert browser.current_url.endswith("/ecp2/containers")
         wait_stable(browser)
         assert browser.find_elements(By.CSS_SELECTOR, "#searchres tr.mat-row")
         browser.get(f"{server.base_url}/termops/trucker/web/addvisit")

@@ -8,10 +8,9 @@ from emodal.api.schemas import parse
 from emodal.config import Settings
 from emodal.errors import InvalidContainerNumber, InvalidField, MissingFields
 from emodal.operations.appointment_flow import check_export_defaults, phase_data
-from emodal.operations.my_appointments import row_object
+from emodal.operations.my_appointments import row_has_token, row_object
 from emodal.portal.appointment_wizard import confirmation_number, is_no_slots
 from emodal.portal.datepicker import label_date as calendar_label_date
-from emodal.portal.my_appointments import row_has_token
 
 SETTINGS = Settings()
 IMPORT = {"session_id": "s", "trucking_company": "B & T DRAYAGE LLC", "terminal": "Total Terminals Intl LLC",

@@ -8,31 +8,31 @@ from emodal.api.schemas import parse
 from emodal.config import Settings
 from emodal.errors import InvalidContainerNumber, InvalidField, MissingFields
 from emodal.operations.bulk import unique
-from emodal.portal.timeline import divider_status, summarize
+from emodal.operations.timeline import timeline_body
+from emodal.portal.timeline import divider_completed, milestones
 from emodal.sandbox.iso6346 import container_number
 
 
-@pytest.mark.parametrize("classes,status", [
-    ("timeline-divider dividerflowcolor", "completed"),
-    ("dividerflowcolor timeline-divider ng-star-inserted", "completed"),
-    ("timeline-divider horizontalconflow", "pending"),
-    ("timeline-divider dividerflowcolor2", "pending"),          # the substring trap
-    ("timeline-divider dividerflowcolor horizontalconflow", "pending"),
-    ("timeline-divider", "pending"),
-    (None, "pending"),
+@pytest.mark.parametrize("classes,completed", [
+    ("timeline-divider dividerflowcolor", True),
+    ("dividerflowcolor timeline-divider ng-star-inserted", True),
+    ("timeline-divider horizontalconflow", False),
+    ("timeline-divider dividerflowcolor2", False),          # the substring trap
+    ("timeline-divider dividerflowcolor horizontalconflow", False),
+    ("timeline-divider", False),
+    (None, False),
 ])
-def test_divider_status(classes: str | None, status: str) -> None:
-    assert divider_status(classes) == status
+def test_divider_completed(classes: str | None, completed: bool) -> None:
+    assert divider_completed(classes) is completed
 
 
-def test_summarize_keeps_order_and_finds_pregate() -> None:
+def test_body_keeps_order_and_finds_pregate() -> None:
     raw = [
         {"name": "Departed Terminal", "date": "10/08/2025 14:22", "divider": "timeline-divider dividerflowcolor"},
         {"name": "Pregate", "date": "N/A", "divider": "timeline-divider dividerflowcolor"},
         {"name": "Last Free Day", "date": "10/05/2025", "divider": "timeline-divider horizontalconflow"},
     ]
-    timeline = summarize(raw)
-    body = timeline.as_dict()
+    body = timeline_body(milestones(raw))
     assert [m["milestone"] for m in body["timeline"]] == ["Departed Terminal", "Pregate", "Last Free Day"]
     assert body["milestone_count"] == 3
     assert body["passed_pregate"] is True
@@ -43,8 +43,14 @@ def test_summarize_keeps_order_and_finds_pregate() -> None:
 
 
 def test_no_pregate_milestone_gives_null() -> None:
-    body = summarize([{"name": "Loaded", "date": "N/A", "divider": "timeline-divider horizontalconflow"}]).as_dict()
+    body = timeline_body(milestones([{"name": "Loaded", "date": None, "divider": "timeline-divider horizontalconflow"}]))
     assert body["passed_pregate"] is None and body["pregate_status"] is None
+    assert body["timeline"] == [{"milestone": "Loaded", "date": "N/A", "status": "pending"}]
+
+
+def test_row_without_details_gives_an_empty_timeline() -> None:
+    assert timeline_body([]) == {"passed_pregate": None, "pregate_status": None, "pregate_date": None,
+                                 "timeline": [], "milestone_count": 0, "detection_method": "dom_class_check"}
 
 
 def test_unique_keeps_request_order() -> None:

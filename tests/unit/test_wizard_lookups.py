@@ -66,5 +66,5 @@ def test_check_move_waits_for_the_cards_of_the_active_step():
 
 def test_controls_are_the_shown_ones_of_the_active_panel():
     hidden, shown = FakeElement(shown=False), FakeElement()
-    assert wizard(FakePanel([hidden, shown])).slot_select() is shown
-    assert wizard(FakePanel([hidden])).slot_select() is None
+    assert wizard(FakePanel([hidden, shown])).has_slot_select() is True
+    assert wizard(FakePanel([hidden])).has_slot_select() is False
