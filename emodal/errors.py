@@ -159,8 +159,8 @@ class OutcomeUnknown(PortalTimeout):
     Why one class for every cause (no Confirmation in time, a crashed or killed browser, a lost
     portal login, a failing read or disk write): the portal may have booked in each case, so the
     client must check ``/get_appointments`` instead of retrying, and the idempotency record stays
-    ``submitting``. Built only by :func:`emodal.api.business.execute`, the one place that maps
-    failures after Submit.
+    ``submitting``. Built only by the operation runner (``emodal.operations.runner``), the one place
+    that maps failures after Submit.
     """
 
     ADVICE = "The appointment may exist. Check /get_appointments before retrying."

@@ -14,10 +14,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from emodal.config import Settings
 from emodal.sessions.folders import OWNER_FILE, visible_folders
+
+if TYPE_CHECKING:
+    from emodal.sessions.session import BrowserSession
 
 log = logging.getLogger("emodal.storage")
 MB = 1024 * 1024
@@ -38,7 +41,8 @@ def _files(folder: Path) -> Iterable[Path]:
             yield path
 
 
-def cleanup(settings: Settings, max_age_hours: float, tenant: str | None, sessions: Iterable[Any] = ()) -> CleanupResult:
+def cleanup(settings: Settings, max_age_hours: float, tenant: str | None,
+            sessions: Iterable[BrowserSession] = ()) -> CleanupResult:
     """Delete files older than ``max_age_hours`` in the visible session folders, then empty folders.
 
     ``sessions``: the open sessions (``session_id``, ``busy``). A busy one's folder is left alone

@@ -22,10 +22,8 @@ from emodal.timefmt import iso_utc, utc_stamp
 if TYPE_CHECKING:
     from emodal.operations.context import OperationContext
 
-#: The kinds API_SPEC 5 names (the zip name ends with the kind). A route names its own kind; any
-#: other name is made file-name safe rather than refused, so a new route never fails on its bundle.
-KINDS = ("DEBUG", "PREGATE", "BOOKING", "BULK", "APPOINTMENTS", "check_appointments",
-         "appointment_submitted", "FAILED")
+#: The zip name ends with the kind its route names (API_SPEC 5: DEBUG, PREGATE, BOOKING, ...). There
+#: is no list to be missing from: any kind is made file-name safe, so a new route never fails on its bundle.
 _UNSAFE_RE = re.compile(r"[^A-Za-z0-9_]+")
 _SOURCE_TAG_RE = re.compile(r"^[a-z0-9_]{1,64}$")
 

@@ -263,3 +263,12 @@ def test_the_runner_needs_no_http_request(tmp_path):
 def test_a_session_ref_needs_an_id_or_credentials():
     with pytest.raises(ValueError):
         SessionRef()
+
+
+def test_a_new_route_with_debug_gets_its_bundle_not_a_500(tmp_path):
+    """Bundle kinds are no whitelist: a kind nobody listed still writes its bundle (issue 9)."""
+    runner = OperationRunner(Settings.from_env({}, downloads_dir=tmp_path), FakeRegistry(), _Metrics())
+    ref = SessionRef(credentials=Credentials("jdoe", "pw", "key"))
+    result = runner.run("tenant", ref, lambda ctx: {"ok": True}, {"debug": True}, request_id="req_1",
+                        route="/a_new_route", base_url="http://svc", bundle_kind="a_new_route")
+    assert result.data == {"ok": True} and result.bundle["debug_bundle_url"].endswith("_a_new_route.zip")
