@@ -1,20 +1,27 @@
 """Service configuration: one frozen :class:`Settings` object read from the environment (API_SPEC 3.11).
 
 Field names are the environment variable names lower-cased, so the README table, the spec and the
-code use one vocabulary. Validation happens in ``__post_init__``: a bad value stops start-up with a
-message naming the variable, instead of surfacing minutes later inside a browser operation.
+code use one vocabulary. pydantic-settings reads the variables (:class:`_Environment`) and pydantic
+types them from the field annotations; a bad value stops start-up with a :class:`ConfigError`
+naming the variable, instead of surfacing minutes later inside a browser operation.
+
+``Settings(**values)`` is the defaults plus ``values`` and never reads the environment on its own
+(tests and the sandbox build settings that a developer's shell must not change); the service
+calls :meth:`Settings.from_env`. A new variable is one annotated field here (plus its README row).
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (AfterValidator, BeforeValidator, Field, NonNegativeInt, PositiveFloat, PositiveInt,
+                      ValidationError, model_validator)
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 #: Minimum length of an API key (API_SPEC 2): shorter keys are guessable.
 MIN_API_KEY_LENGTH = 32
@@ -34,115 +41,203 @@ def _secret_factory() -> bytes:
     return secrets.token_bytes(32)
 
 
-@dataclass(frozen=True)
-class Settings:
+# --- value types: parsing of the environment strings and the rules of each kind ---------------------
+def _flag(value: Any) -> Any:
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE | _FALSE:
+            return word in _TRUE
+        raise ValueError("must be true or false")
+    return value
+
+
+def _comma_list(value: Any) -> Any:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``; typed values (tuples, lists) pass unchanged."""
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+def _whole_seconds(value: Any) -> Any:
+    if isinstance(value, str):
+        if not value.strip().lstrip("+-").isdigit():
+            raise ValueError("must be a whole number of seconds")
+        return int(value)
+    return value
+
+
+def _api_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    if any(len(key) < MIN_API_KEY_LENGTH for key in keys):
+        raise ValueError(f"every key must be at least {MIN_API_KEY_LENGTH} characters")
+    return keys
+
+
+def _non_empty(items: tuple[str, ...]) -> tuple[str, ...]:
+    if not items:
+        raise ValueError("must list at least one value")
+    return items
+
+
+def _size(value: Any) -> Any:
+    """``"1280,720"`` or ``"1280x720"`` -> ``(1280, 720)``."""
+    if isinstance(value, str):
+        parts = value.replace("x", ",").split(",")
+        if len(parts) != 2:
+            raise ValueError("must be 'width,height'")
+        return tuple(part.strip() for part in parts)
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown zone {name!r}") from None
+    return name
+
+
+def _log_level(name: str) -> str:
+    level = name.upper()
+    if logging.getLevelName(level) == f"Level {level}":
+        raise ValueError(f"unknown level {name!r}")
+    return level
+
+
+def _secret(value: Any) -> Any:
+    secret = value.encode("utf-8") if isinstance(value, str) else value
+    if isinstance(secret, bytes) and len(secret) < 16:
+        raise ValueError("must be at least 16 bytes")
+    return secret
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+#: A duration in seconds: a whole number in the environment; callers may pass fractions (sub-second test waits).
+Seconds = Annotated[PositiveInt | PositiveFloat, BeforeValidator(_whole_seconds)]
+Keys = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list), AfterValidator(_api_keys)]
+#: Page URLs are composed as base + real path; a trailing slash would double it.
+BaseUrl = Annotated[str, AfterValidator(_http_url), AfterValidator(lambda url: url.rstrip("/"))]
+
+
+class Settings(BaseSettings):
     """Every tunable of the service with its documented default (README table = API_SPEC 3.11)."""
 
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", case_sensitive=False, hide_input_in_errors=True)
+
     host: str = "127.0.0.1"
-    port: int = 5010
-    server_threads: int = 32
+    port: Annotated[NonNegativeInt, Field(le=65535)] = 5010
+    server_threads: PositiveInt = 32
     #: Largest request body read at all (API_SPEC 1.1), checked before the API key.
-    max_request_bytes: int = 1024 * 1024
-    public_base_url: str | None = None
-    trusted_proxy_hops: int = 0
-    emodal_api_keys: tuple[str, ...] = ()
-    emodal_admin_keys: tuple[str, ...] = ()
-    session_secret: bytes = field(default_factory=_secret_factory, repr=False)
-    max_sessions: int = 10
-    #: ``None`` means ``max_sessions`` (resolved in ``__post_init__``): one API key may use every slot.
+    max_request_bytes: PositiveInt = 1024 * 1024
+    public_base_url: BaseUrl | None = None
+    trusted_proxy_hops: NonNegativeInt = 0
+    emodal_api_keys: Keys = ()
+    emodal_admin_keys: Keys = ()
+    session_secret: Annotated[bytes, BeforeValidator(_secret)] = Field(default_factory=_secret_factory, repr=False)
+    max_sessions: PositiveInt = 10
+    #: ``None`` means ``max_sessions`` (resolved by ``_derived_defaults``): one API key may use every slot.
     max_sessions_per_tenant: int | None = None
-    max_concurrent_logins: int = 2
-    session_timeout: int = 1800
-    session_refresh_interval: int = 300
-    refresh_check_interval: int = 60
-    session_lock_timeout: int = 120
-    capacity_retry_after: int = 30
-    appointment_session_ttl: int = 600
-    operation_timeout: int = 600
-    login_timeout: int = 240
-    captcha_timeout: int = 180
-    captcha_poll_interval: float = 5
-    page_load_timeout: int = 60
-    element_timeout: int = 30
-    confirmation_timeout: int = 90
-    scroll_idle_cycles: int = 3
-    max_scroll_cycles: int = 500
-    bulk_max_containers: int = 200
-    idempotency_ttl: int = 86400
+    max_concurrent_logins: PositiveInt = 2
+    session_timeout: Seconds = 1800
+    session_refresh_interval: Seconds = 300
+    refresh_check_interval: Seconds = 60
+    session_lock_timeout: Seconds = 120
+    capacity_retry_after: PositiveInt = 30
+    appointment_session_ttl: Seconds = 600
+    operation_timeout: Seconds = 600
+    login_timeout: Seconds = 240
+    captcha_timeout: Seconds = 180
+    captcha_poll_interval: PositiveFloat = 5
+    page_load_timeout: Seconds = 60
+    element_timeout: Seconds = 30
+    confirmation_timeout: Seconds = 90
+    scroll_idle_cycles: PositiveInt = 3
+    max_scroll_cycles: PositiveInt = 500
+    bulk_max_containers: PositiveInt = 200
+    idempotency_ttl: Seconds = 86400
     downloads_dir: Path = Path("downloads")
-    #: ``None`` means ``<downloads_dir>/.state`` (resolved in ``__post_init__``).
+    #: ``None`` means ``<downloads_dir>/.state`` (resolved by ``_derived_defaults``).
     state_dir: Path | None = None
     #: ``None`` means ``sqlite:///<state_dir>/state.db`` (emodal.state.open_store).
     state_url: str | None = None
     #: Fernet key(s) sealing stored secrets; ``None`` = generated once into ``<state_dir>/state.key``.
-    state_encryption_key: str | None = field(default=None, repr=False)
-    file_retention_hours: int = 24
-    display_timezone: str = "UTC"
-    screenshot_overlay: bool = True
-    validate_check_digit: bool = True
-    emodal_move_types: tuple[str, ...] = DEFAULT_MOVE_TYPES
-    emodal_ecp2_url: str = "https://ecp2.emodal.com"
-    emodal_termops_url: str = "https://termops.emodal.com"
-    emodal_truckerportal_url: str = "https://truckerportal.emodal.com"
-    emodal_account_url: str = "https://account.emodal.com"
-    captcha_service_url: str = "https://2captcha.com"
+    state_encryption_key: str | None = Field(None, repr=False)
+    file_retention_hours: PositiveInt = 24
+    display_timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
+    screenshot_overlay: Flag = True
+    validate_check_digit: Flag = True
+    emodal_move_types: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list),
+                                 AfterValidator(_non_empty)] = DEFAULT_MOVE_TYPES
+    emodal_ecp2_url: BaseUrl = "https://ecp2.emodal.com"
+    emodal_termops_url: BaseUrl = "https://termops.emodal.com"
+    emodal_truckerportal_url: BaseUrl = "https://truckerportal.emodal.com"
+    emodal_account_url: BaseUrl = "https://account.emodal.com"
+    captcha_service_url: BaseUrl = "https://2captcha.com"
     #: ``None`` = look the binary up on ``PATH`` when a browser starts.
     chrome_binary: str | None = None
     chromedriver_path: str | None = None
-    selenium_remote_url: str | None = None
-    headless: bool = True
+    selenium_remote_url: Annotated[str, AfterValidator(_http_url)] | None = None
+    headless: Flag = True
     #: (width, height) of the browser window and of screenshots.
-    window_size: tuple[int, int] = (1920, 1080)
+    window_size: Annotated[tuple[PositiveInt, PositiveInt], NoDecode, BeforeValidator(_size)] = (1920, 1080)
     browser_proxy: str | None = None
-    shutdown_grace: int = 30
-    log_level: str = "INFO"
+    shutdown_grace: NonNegativeInt = 30
+    log_level: Annotated[str, AfterValidator(_log_level)] = "INFO"
 
-    def __post_init__(self) -> None:
-        if self.state_dir is None:
-            object.__setattr__(self, "state_dir", Path(self.downloads_dir) / ".state")
-        if self.max_sessions_per_tenant is None:
-            object.__setattr__(self, "max_sessions_per_tenant", self.max_sessions)
-        for name in ("downloads_dir", "state_dir"):
-            object.__setattr__(self, name, Path(getattr(self, name)))
-        for name in ("emodal_ecp2_url", "emodal_termops_url", "emodal_truckerportal_url",
-                     "emodal_account_url", "captcha_service_url", "public_base_url"):
-            value = getattr(self, name)
-            if value is not None:
-                # Page URLs are composed as base + real path; a trailing slash would double it.
-                object.__setattr__(self, name, value.rstrip("/"))
-        object.__setattr__(self, "log_level", self.log_level.upper())
-        for name in ("emodal_api_keys", "emodal_admin_keys", "emodal_move_types", "window_size"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        if isinstance(self.session_secret, str):
-            object.__setattr__(self, "session_secret", self.session_secret.encode("utf-8"))
-        _validate(self)
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_defaults(cls, values: Any) -> Any:
+        """Defaults that follow another variable: STATE_DIR, MAX_SESSIONS_PER_TENANT."""
+        if not isinstance(values, dict):
+            return values
+        values = dict(values)
+        if values.get("state_dir") is None:
+            values["state_dir"] = Path(values.get("downloads_dir") or cls.model_fields["downloads_dir"].default) / ".state"
+        if values.get("max_sessions_per_tenant") is None:
+            values["max_sessions_per_tenant"] = values.get("max_sessions") or cls.model_fields["max_sessions"].default
+        return values
+
+    @model_validator(mode="after")
+    def _capacity(self) -> Settings:
+        # Every session may hold a request thread for minutes; /health and /sessions need spare threads.
+        if self.server_threads <= self.max_sessions:
+            raise ValueError("SERVER_THREADS must be greater than MAX_SESSIONS")
+        if not 1 <= self.max_sessions_per_tenant <= self.max_sessions:  # type: ignore[operator]
+            raise ValueError("MAX_SESSIONS_PER_TENANT must be 1-MAX_SESSIONS")
+        if self.max_concurrent_logins > self.max_sessions:
+            raise ValueError("MAX_CONCURRENT_LOGINS must not exceed MAX_SESSIONS")
+        return self
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   **_others: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values given: the environment is read by :meth:`from_env`, never implicitly."""
+        return (init_settings,)
 
     # --- construction ---------------------------------------------------------------------------
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``environ`` (default ``os.environ``); ``overrides`` are typed field values
         applied last (tests, CLI flags). Unset or empty variables keep their default."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            raw = env.get(f.name.upper())
-            if raw is None or raw.strip() == "":
-                continue
-            values[f.name] = _convert(f.name, raw.strip())
-        values.update(overrides)
-        return cls(**values)
+        return cls(**{**_Environment(cls, os.environ if environ is None else environ)(), **overrides})
 
-    def with_sandbox(self, base_url: str) -> "Settings":
+    def with_sandbox(self, base_url: str) -> Settings:
         """These settings pointed at a sandbox portal at ``base_url`` (PORTAL_SPEC B3 layout)."""
         base = base_url.rstrip("/")
-        return dataclasses.replace(
-            self,
-            emodal_ecp2_url=f"{base}/ecp2",
-            emodal_termops_url=f"{base}/termops",
-            emodal_truckerportal_url=f"{base}/truckerportal",
-            emodal_account_url=f"{base}/account",
-            captcha_service_url=f"{base}/2captcha",
-        )
+        return type(self)(**{**dict(self), "emodal_ecp2_url": f"{base}/ecp2", "emodal_termops_url": f"{base}/termops",
+                             "emodal_truckerportal_url": f"{base}/truckerportal",
+                             "emodal_account_url": f"{base}/account", "captcha_service_url": f"{base}/2captcha"})
 
     # --- derived views --------------------------------------------------------------------------
     @property
@@ -156,7 +251,7 @@ class Settings:
 
     def redacted(self) -> dict[str, Any]:
         """Settings as a dict safe to log: keys and the secret replaced by counts/markers."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out = dict(self)
         out["emodal_api_keys"] = f"<{len(self.emodal_api_keys)} keys>"
         out["emodal_admin_keys"] = f"<{len(self.emodal_admin_keys)} keys>"
         out["session_secret"] = "<hidden>"
@@ -164,95 +259,32 @@ class Settings:
         return out
 
 
-# --- parsing helpers -------------------------------------------------------------------------------
-_FIELD_TYPES: dict[str, str] = {}  # filled lazily from the dataclass annotations
+class _Environment(EnvSettingsSource):
+    """The environment variables of :class:`Settings` from a given mapping (``os.environ`` or a test's
+    dict): upper-case names only, values trimmed, blank values unset."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value.strip() for name, value in self._environ.items()
+                if name.isupper() and value.strip()}
 
 
-def _kind_of(name: str) -> str:
-    if not _FIELD_TYPES:
-        for f in dataclasses.fields(Settings):
-            _FIELD_TYPES[f.name] = str(f.type)
-    return _FIELD_TYPES[name]
-
-
-def _convert(name: str, raw: str) -> Any:
-    """One environment string -> the field's type; ConfigError names the variable on failure."""
-    kind = _kind_of(name)
-    var = name.upper()
-    try:
-        if name == "window_size":
-            width, height = (int(part) for part in raw.replace("x", ",").split(","))
-            return (width, height)
-        if name == "session_secret":
-            return raw.encode("utf-8")
-        if kind.startswith("tuple[str"):
-            return tuple(item.strip() for item in raw.split(",") if item.strip())
-        if kind == "bool":
-            return parse_bool_env(var, raw)
-        if kind in ("int", "int | None"):
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        if kind.startswith("Path"):
-            return Path(raw)
-        return raw
-    except ConfigError:
-        raise
-    except ValueError as exc:
-        raise ConfigError(f"{var}: invalid value ({exc.__class__.__name__})") from None
-
-
-def parse_bool_env(var: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError(f"{var} must be true or false")
-
-
-def _validate(s: Settings) -> None:
-    """Reject settings the service cannot honour; raise ConfigError naming the variable."""
-    for name in ("emodal_api_keys", "emodal_admin_keys"):
-        for key in getattr(s, name):
-            if len(key) < MIN_API_KEY_LENGTH:
-                raise ConfigError(f"{name.upper()}: every key must be at least {MIN_API_KEY_LENGTH} characters")
-    positive = ("server_threads", "max_request_bytes", "max_sessions", "max_concurrent_logins", "session_timeout",
-                "session_refresh_interval", "refresh_check_interval", "session_lock_timeout",
-                "capacity_retry_after", "appointment_session_ttl", "operation_timeout", "login_timeout",
-                "captcha_timeout", "captcha_poll_interval", "page_load_timeout", "element_timeout",
-                "confirmation_timeout", "scroll_idle_cycles", "max_scroll_cycles", "bulk_max_containers",
-                "idempotency_ttl", "file_retention_hours")
-    for name in positive:
-        if getattr(s, name) <= 0:
-            raise ConfigError(f"{name.upper()} must be positive")
-    if not 0 <= s.port <= 65535:
-        raise ConfigError("PORT must be 0-65535")
-    if s.trusted_proxy_hops < 0:
-        raise ConfigError("TRUSTED_PROXY_HOPS must be >= 0")
-    if s.shutdown_grace < 0:
-        raise ConfigError("SHUTDOWN_GRACE must be >= 0")
-    # Every session may hold a request thread for minutes; /health and /sessions need spare threads.
-    if s.server_threads <= s.max_sessions:
-        raise ConfigError("SERVER_THREADS must be greater than MAX_SESSIONS")
-    if not 1 <= s.max_sessions_per_tenant <= s.max_sessions:  # type: ignore[operator]
-        raise ConfigError("MAX_SESSIONS_PER_TENANT must be 1-MAX_SESSIONS")
-    if s.max_concurrent_logins > s.max_sessions:
-        raise ConfigError("MAX_CONCURRENT_LOGINS must not exceed MAX_SESSIONS")
-    if not s.emodal_move_types:
-        raise ConfigError("EMODAL_MOVE_TYPES must list at least one move type")
-    if len(s.window_size) != 2 or min(s.window_size) <= 0:
-        raise ConfigError("WINDOW_SIZE must be 'width,height'")
-    try:
-        ZoneInfo(s.display_timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"DISPLAY_TIMEZONE: unknown zone {s.display_timezone!r}") from None
-    if logging.getLevelName(s.log_level) == f"Level {s.log_level}":
-        raise ConfigError(f"LOG_LEVEL: unknown level {s.log_level!r}")
-    for name in ("emodal_ecp2_url", "emodal_termops_url", "emodal_truckerportal_url", "emodal_account_url",
-                 "captcha_service_url", "public_base_url", "selenium_remote_url"):
-        value = getattr(s, name)
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ConfigError(f"{name.upper()} must be an http(s) URL")
-    if not isinstance(s.session_secret, bytes) or len(s.session_secret) < 16:
-        raise ConfigError("SESSION_SECRET must be at least 16 bytes")
+def _config_error(exc: ValidationError) -> ConfigError:
+    """The first problem as ``<VARIABLE>: <what is wrong>`` (checks across variables name both)."""
+    error = exc.errors(include_url=False)[0]
+    if not error["loc"]:
+        return ConfigError(str(error["ctx"]["error"]))
+    var = str(error["loc"][0]).upper()
+    ctx = error.get("ctx") or {}
+    if error["type"] == "value_error":
+        return ConfigError(f"{var}: {ctx['error']}")
+    if error["type"] == "greater_than" and ctx.get("gt") == 0:
+        return ConfigError(f"{var}: must be positive")
+    if error["type"] == "greater_than_equal":
+        return ConfigError(f"{var}: must be >= {ctx['ge']}")
+    if error["type"] == "less_than_equal":
+        return ConfigError(f"{var}: must be <= {ctx['le']}")
+    return ConfigError(f"{var}: invalid value ({error['type']})")

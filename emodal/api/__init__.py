@@ -2,6 +2,6 @@
 
 Blueprints: ``sessions`` (/get_session, /sessions), ``ops`` (/health, /cleanup, admin, /metrics,
 /openapi.json), ``files`` (/files), plus the business blueprints ``containers`` and ``appointments``.
-Business routes run through :func:`emodal.api.business.execute`; request fields are declared in
-:mod:`emodal.api.schemas`.
+Business routes run through :func:`emodal.api.business.execute`; request bodies are pydantic models
+(:mod:`emodal.api.schemas`), registered with :mod:`emodal.api.openapi` for /openapi.json.
 """

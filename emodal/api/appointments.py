@@ -1,17 +1,19 @@
 """Appointment routes: ``/check_appointments``, ``/make_appointment``, ``/get_appointments``
-(API_SPEC 4.7-4.9). Thin: schema -> :func:`execute` -> operation; ``/make_appointment`` adds the
+(API_SPEC 4.7-4.9). Thin: request model -> :func:`execute` -> operation; ``/make_appointment`` adds the
 idempotency record check between validation and the session (API_SPEC 6.1 order)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from pydantic import Field, create_model
 
 from emodal.api import http
 from emodal.api.business import execute
-from emodal.api.schemas import Field, business_schema, parse, register
+from emodal.api.openapi import register
+from emodal.api.schemas import (AbsentValues, Bool, BusinessRequest, Check, Choice, Container, DateText, Int,
+                                Pattern, RequiredIf, Secret, Str, StrList, Text, parse)
 from emodal.config import Settings
 from emodal.errors import ApiError, InvalidField
 from emodal.operations.appointments import check_appointments, make_appointment
@@ -39,41 +41,50 @@ def _move_types(settings: Settings) -> tuple[str, ...]:
     return tuple(settings.emodal_move_types)
 
 
-def _wizard_fields(*, booking: bool) -> list[Field]:
+def _optional(kind: Any, description: str, *markers: Any) -> tuple[Any, Any]:
+    """A ``create_model`` field definition: absent by default, with its markers."""
+    return (Annotated[kind, *markers] | None if markers else kind | None), Field(None, description=description)
+
+
+def _wizard_fields(*, booking: bool) -> dict[str, Any]:
     """The fields of 4.7/4.8 in the order of the 4.8 missing-fields message."""
-    return [
-        Field("container_type", "enum", default="import", allowed=("import", "export"),
-              description="import (default) or export, any case."),
-        Field("trucking_company", "str", required=_fresh, description="Trucking company as the portal lists it."),
-        Field("terminal", "str", required=_fresh, description="Terminal as the portal lists it."),
-        Field("move_type", "enum", required=_fresh, allowed=_move_types, description="One of EMODAL_MOVE_TYPES."),
-        Field("container_id", "container", required=_needs_container,
-              description="Import: container number (unless line + equip_size)."),
-        Field("booking_number", "str", required=lambda p: _fresh(p) and _export(p), pattern=r"[A-Za-z0-9-]{1,30}",
-              description="Export: booking number (quantity 1)."),
-        Field("unit_number", "str", required=lambda p: booking and _fresh(p) and _export(p),
-              description="Export unit number, the container delivered (check default: container_id, "
-                          "else container_number, else '1')."),
-        Field("truck_plate", "str", required=_fresh,
-              description="Truck plate as offered" + ("." if booking else "; '*' = first offered plate.")),
-        *([Field("appointment_time", "str", required=lambda p: not _export(p),
-                 description="An offered slot text (import; export if the portal asks)."),
-           Field("appointment_date", "date", required=_export, description="Export: YYYY-MM-DD or MM/DD/YYYY.")]
-          if booking else []),
-        Field("line", "str", description="Line, for the Line/Equip Size form."),
-        Field("equip_size", "str", description="Equip Size, for the Line/Equip Size form."),
-        Field("pin_code", "str", pattern=r"\d{1,10}", secret=True, description="Typed only if a PIN field is shown."),
-        Field("own_chassis", "bool", absent_values=("ignore",), description="YES/NO; absent: portal default."),
-        Field("seal_value", "str", description="Seal value (check default '1')."),
-        *([Field("seals", "str_list", maximum=4, description="Up to 4 seal values.")] if booking else []),
-        Field("container_number", "str", description="Overlay label only."),
-        Field("appointment_session_id", "str", description="Continue a wizard (4.7 Resume)."),
-        *([Field("idempotency_key", "str", maximum=255, description="As the Idempotency-Key header.")]
-          if booking else []),
-    ]
+    fields: dict[str, Any] = {
+        "container_type": (Annotated[Str, Choice(("import", "export"))],
+                           Field("import", description="import (default) or export, any case.")),
+        "trucking_company": _optional(Str, "Trucking company as the portal lists it.", RequiredIf(_fresh)),
+        "terminal": _optional(Str, "Terminal as the portal lists it.", RequiredIf(_fresh)),
+        "move_type": _optional(Str, "One of EMODAL_MOVE_TYPES.", Choice(_move_types), RequiredIf(_fresh)),
+        "container_id": _optional(Container, "Import: container number (unless line + equip_size).",
+                                  RequiredIf(_needs_container)),
+        "booking_number": _optional(Str, "Export: booking number (quantity 1).", Pattern(r"[A-Za-z0-9-]{1,30}"),
+                                    RequiredIf(lambda p: _fresh(p) and _export(p))),
+        "unit_number": _optional(Str, "Export unit number, the container delivered (check default: container_id, "
+                                      "else container_number, else '1').",
+                                 RequiredIf(lambda p: booking and _fresh(p) and _export(p))),
+        "truck_plate": _optional(Str, "Truck plate as offered" + ("." if booking else "; '*' = first offered plate."),
+                                 RequiredIf(_fresh)),
+    }
+    if booking:
+        fields["appointment_time"] = _optional(Str, "An offered slot text (import; export if the portal asks).",
+                                               RequiredIf(lambda p: not _export(p)))
+        fields["appointment_date"] = _optional(DateText, "Export: YYYY-MM-DD or MM/DD/YYYY.", RequiredIf(_export))
+    fields.update({
+        "line": _optional(Str, "Line, for the Line/Equip Size form."),
+        "equip_size": _optional(Str, "Equip Size, for the Line/Equip Size form."),
+        "pin_code": _optional(Str, "Typed only if a PIN field is shown.", Pattern(r"\d{1,10}"), Secret()),
+        "own_chassis": _optional(Bool, "YES/NO; absent: portal default.", AbsentValues("ignore")),
+        "seal_value": _optional(Str, "Seal value (check default '1')."),
+    })
+    if booking:
+        fields["seals"] = (StrList | None, Field(None, max_length=4, description="Up to 4 seal values."))
+    fields["container_number"] = _optional(Str, "Overlay label only.")
+    fields["appointment_session_id"] = _optional(Str, "Continue a wizard (4.7 Resume).")
+    if booking:
+        fields["idempotency_key"] = _optional(Text(255), "As the Idempotency-Key header.")
+    return fields
 
 
-def _plate_check(*, wildcard: bool) -> Callable[[dict[str, Any], Settings], None]:
+def _plate_check(*, wildcard: bool) -> Check:
     """A plate is letters/digits; ``*`` (first offered plate) only where a check allows it."""
     def check(params: dict[str, Any], settings: Settings) -> None:
         plate = params.get("truck_plate")
@@ -88,44 +99,54 @@ def _plate_check(*, wildcard: bool) -> Callable[[dict[str, Any], Settings], None
 _EXAMPLE = {"success": True, "session_id": "session_1764012345_JpJZ6krlXaZW5RhloZfgWg",
             "is_new_session": False, "screenshots": []}
 
-CHECK_SCHEMA = register("/check_appointments", "POST", business_schema(
-    _wizard_fields(booking=False), [_plate_check(wildcard=True)]),
-    "Walk the appointment wizard to step 3 and read the offered times (import) or days (export); never submits.", {
-        **_EXAMPLE, "container_type": "import", "appointment_session_id": "appt_1764012600_Jv5BqLbqkUoZPEkY5fCIcg",
-        "current_phase": 3, "available_times": ["Tuesday 11/25/2025 09:00 - 10:00"], "count": 1,
-        "portal_message": None, "portal_info": "Check-In for this visit should be completed by 11/25/2025 03:00"})
+CheckAppointmentsRequest = create_model(
+    "CheckAppointmentsRequest", __base__=BusinessRequest,
+    checks=(ClassVar[tuple[Check, ...]], (_plate_check(wildcard=True),)), **_wizard_fields(booking=False))
+MakeAppointmentRequest = create_model(
+    "MakeAppointmentRequest", __base__=BusinessRequest,
+    checks=(ClassVar[tuple[Check, ...]], (_plate_check(wildcard=False),)), **_wizard_fields(booking=True))
 
-MAKE_SCHEMA = register("/make_appointment", "POST", business_schema(
-    _wizard_fields(booking=True), [_plate_check(wildcard=False)]),
-    "Walk the wizard and click Submit (books); success only when the Confirmation step shows.", {
-        **_EXAMPLE, "container_type": "import", "appointment_confirmed": True, "submitted": True,
-        "confirmation_number": "TTI-1125-01234", "idempotent_replay": False})
+register("/check_appointments", "POST", CheckAppointmentsRequest,
+         "Walk the appointment wizard to step 3 and read the offered times (import) or days (export); never submits.", {
+             **_EXAMPLE, "container_type": "import", "appointment_session_id": "appt_1764012600_Jv5BqLbqkUoZPEkY5fCIcg",
+             "current_phase": 3, "available_times": ["Tuesday 11/25/2025 09:00 - 10:00"], "count": 1,
+             "portal_message": None,
+             "portal_info": "Check-In for this visit should be completed by 11/25/2025 03:00"})
+register("/make_appointment", "POST", MakeAppointmentRequest,
+         "Walk the wizard and click Submit (books); success only when the Confirmation step shows.", {
+             **_EXAMPLE, "container_type": "import", "appointment_confirmed": True, "submitted": True,
+             "confirmation_number": "TTI-1125-01234", "idempotent_replay": False})
 
-APPOINTMENTS_SCHEMA = register("/get_appointments", "POST", business_schema([
-    Field("infinite_scrolling", "bool", default=True, description="Scroll until idle; false: first load."),
-    Field("target_count", "int", minimum=1, maximum=100000, description="First N rows."),
-    Field("target_appointment_id", "str", description="Scroll until a row holds it as a whole token; select up to it."),
-    Field("format", "enum", allowed=("url", "xlsx", "json"), default="url",
-          description="url: JSON with file_url; xlsx: file body; json: rows inline too."),
-]), "Select rows on My Appointments and deliver the portal's Excel export.", {
-    **_EXAMPLE, "work_mode": "count", "selected_count": 20, "total_appointments": 20, "scroll_cycles": 1,
-    "stopped_reason": "Target count 20 reached", "file_name": "appointments_20251124_195010.xlsx"},
-    file_response=True)
+
+class GetAppointmentsRequest(BusinessRequest):
+    infinite_scrolling: Bool = Field(True, description="Scroll until idle; false: first load.")
+    target_count: Int(1, 100000) | None = Field(None, description="First N rows.")
+    target_appointment_id: Str | None = Field(
+        None, description="Scroll until a row holds it as a whole token; select up to it.")
+    format: Annotated[Str, Choice(("url", "xlsx", "json"))] = Field(
+        "url", description="url: JSON with file_url; xlsx: file body; json: rows inline too.")
+
+
+register("/get_appointments", "POST", GetAppointmentsRequest,
+         "Select rows on My Appointments and deliver the portal's Excel export.", {
+             **_EXAMPLE, "work_mode": "count", "selected_count": 20, "total_appointments": 20, "scroll_cycles": 1,
+             "stopped_reason": "Target count 20 reached", "file_name": "appointments_20251124_195010.xlsx"},
+         file_response=True)
 
 
 @bp.post("/check_appointments")
 def check_route() -> Response:
-    return execute("/check_appointments", CHECK_SCHEMA, check_appointments, bundle_kind="check_appointments")
+    return execute("/check_appointments", CheckAppointmentsRequest, check_appointments, bundle_kind="check_appointments")
 
 
 @bp.post("/get_appointments")
 def appointments_route() -> Response:
-    return execute("/get_appointments", APPOINTMENTS_SCHEMA, get_appointments, bundle_kind="APPOINTMENTS")
+    return execute("/get_appointments", GetAppointmentsRequest, get_appointments, bundle_kind="APPOINTMENTS")
 
 
 @bp.post("/make_appointment")
 def make_route() -> Response:
-    params = parse(MAKE_SCHEMA, http.json_body(), http.settings())
+    params = parse(MakeAppointmentRequest, http.json_body(), http.settings())
     params["idempotency_key"] = resolve_key(request.headers.get("Idempotency-Key"), params.get("idempotency_key"))
     guard = _KeyGuard(params) if params["idempotency_key"] else None
     if guard is not None and guard.replay is not None:
@@ -213,4 +234,4 @@ def _replayed(replay: Replay) -> Response:
     return response
 
 
-__all__ = ["APPOINTMENTS_SCHEMA", "CHECK_SCHEMA", "MAKE_SCHEMA", "bp"]
+__all__ = ["CheckAppointmentsRequest", "GetAppointmentsRequest", "MakeAppointmentRequest", "bp"]

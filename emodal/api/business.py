@@ -4,10 +4,10 @@ A business route is three lines::
 
     @bp.post("/get_container_timeline")
     def get_container_timeline():
-        return execute("/get_container_timeline", TIMELINE_SCHEMA, container_timeline, bundle_kind="PREGATE")
+        return execute("/get_container_timeline", ContainerRequest, container_timeline, bundle_kind="PREGATE")
 
-Order (API_SPEC 6.1): the key was checked by ``auth`` before the route; then JSON and the schema
-(types, required, formats) and "a session id or credentials" here; then the runner resolves the
+Order (API_SPEC 6.1): the key was checked by ``auth`` before the route; then JSON and the request
+model (types, required, formats) and "a session id or credentials" here; then the runner resolves the
 session (3.3), locks, probes and runs the operation (3.6, 3.7). This module only turns the
 request into a :class:`SessionRef` and the :class:`OperationResult` into the JSON envelope or a
 file body with its headers.
@@ -21,7 +21,7 @@ from flask import Response, g, jsonify
 
 from emodal.api import http
 from emodal.api.files import send_download
-from emodal.api.schemas import Schema, missing_fields_error, parse
+from emodal.api.schemas import RequestModel, missing_fields_error, parse
 from emodal.operations.runner import Operation, OperationResult, SessionRef
 from emodal.sessions.credentials import Credentials
 from emodal.sessions.session import BrowserSession
@@ -53,17 +53,17 @@ def remember(session: BrowserSession, is_new: bool) -> None:
     http.remember_session(session.session_id, is_new)
 
 
-def execute(route: str, schema_or_parsed: Schema | Mapping[str, Any], operation: Operation, *,
+def execute(route: str, model_or_parsed: type[RequestModel] | Mapping[str, Any], operation: Operation, *,
             bundle_kind: str = "DEBUG", always_bundle: bool = False) -> Response:
     """Run ``operation`` for the current request and render the JSON envelope (or a file body).
 
-    ``schema_or_parsed``: a :class:`Schema` (the body is read and validated here) or params already
+    ``model_or_parsed``: a :class:`RequestModel` (the body is read and validated here) or params already
     validated by the route (when it needs checks of its own between validation and the session,
     e.g. idempotency). ``bundle_kind``: KIND of the debug bundle (API_SPEC 5); ``always_bundle``:
     build it even without ``debug`` (/make_appointment).
     """
-    params = (parse(schema_or_parsed, http.json_body(), http.settings()) if isinstance(schema_or_parsed, Schema)
-              else dict(schema_or_parsed))
+    params = (parse(model_or_parsed, http.json_body(), http.settings()) if isinstance(model_or_parsed, type)
+              else dict(model_or_parsed))
     result = http.runner().run(g.tenant, session_ref(params), operation, params, request_id=g.request_id,
                                route=route, base_url=http.base_url(), bundle_kind=bundle_kind,
                                always_bundle=always_bundle, on_session=remember)

@@ -1,13 +1,15 @@
 """Container routes: ``/get_containers``, ``/get_container_timeline``, ``/get_booking_number``,
-``/get_info_bulk`` (API_SPEC 4.3-4.6). Thin: schema -> :func:`execute` -> operation."""
+``/get_info_bulk`` (API_SPEC 4.3-4.6). Thin: request model -> :func:`execute` -> operation."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 from flask import Blueprint, Response
+from pydantic import AliasChoices, Field
 
 from emodal.api.business import execute
-from emodal.api.schemas import Field, business_schema, register
+from emodal.api.openapi import register
+from emodal.api.schemas import Bool, BusinessRequest, Check, Choice, Container, ContainerList, Int, Str
 from emodal.config import Settings
 from emodal.errors import InvalidContainerNumber, InvalidField, MissingFields
 from emodal.operations.bulk import get_info_bulk
@@ -20,34 +22,41 @@ bp = Blueprint("containers", __name__)
 _SESSION_EXAMPLE = {"success": True, "session_id": "session_1764012345_JpJZ6krlXaZW5RhloZfgWg",
                     "is_new_session": False, "screenshots": []}
 
-CONTAINERS_SCHEMA = register("/get_containers", "POST", business_schema([
-    Field("infinite_scrolling", "bool", default=True,
-          description="Scroll until SCROLL_IDLE_CYCLES cycles add no rows; false: first load only."),
-    Field("target_count", "int", minimum=1, maximum=100000, description="Stop once >= N rows are loaded."),
-    Field("target_container_id", "container", description="Stop once this container is loaded."),
-    Field("return_url", "bool", default=False, description="JSON with file_url instead of the xlsx body."),
-    Field("format", "enum", allowed=("xlsx", "json"), default="xlsx",
-          description="json: JSON with the rows inline (the workbook is still written)."),
-    Field("mode", "str", description="Legacy, ignored."),
-]), "Scrape the Containers grid into containers_scraped_<ts>.xlsx (file body, URL or JSON rows).", {
+
+class GetContainersRequest(BusinessRequest):
+    infinite_scrolling: Bool = Field(
+        True, description="Scroll until SCROLL_IDLE_CYCLES cycles add no rows; false: first load only.")
+    target_count: Int(1, 100000) | None = Field(None, description="Stop once >= N rows are loaded.")
+    target_container_id: Container | None = Field(None, description="Stop once this container is loaded.")
+    return_url: Bool = Field(False, description="JSON with file_url instead of the xlsx body.")
+    format: Annotated[Str, Choice(("xlsx", "json"))] = Field(
+        "xlsx", description="json: JSON with the rows inline (the workbook is still written).")
+    mode: Str | None = Field(None, description="Legacy, ignored.")
+
+
+register("/get_containers", "POST", GetContainersRequest,
+         "Scrape the Containers grid into containers_scraped_<ts>.xlsx (file body, URL or JSON rows).", {
     **_SESSION_EXAMPLE, "work_mode": "count",
     "file_url": "http://127.0.0.1:5010/files/session_…/containers_scraped_20251124_193000.xlsx",
     "file_path": "/files/session_…/containers_scraped_20251124_193000.xlsx",
     "file_name": "containers_scraped_20251124_193000.xlsx", "file_size": 48213, "total_containers": 52,
     "scroll_cycles": 3, "stopped_reason": "Target count 50 reached"}, file_response=True)
 
-_CONTAINER_FIELD = Field("container_id", "container", required=True, aliases=("container",),
-                         description="ISO 6346 container number of the account.")
 
-TIMELINE_SCHEMA = register("/get_container_timeline", "POST", business_schema([_CONTAINER_FIELD]),
-                           "Expand the container's row and read its milestones and Pregate state.", {
+class ContainerRequest(BusinessRequest):
+    """One container of the account (/get_container_timeline, /get_booking_number)."""
+
+    container_id: Container = Field(validation_alias=AliasChoices("container_id", "container"),
+                                    description="ISO 6346 container number of the account.")
+
+
+register("/get_container_timeline", "POST", ContainerRequest,
+         "Expand the container's row and read its milestones and Pregate state.", {
     **_SESSION_EXAMPLE, "container_id": "MSCU5165756", "passed_pregate": True,
     "pregate_status": "completed", "pregate_date": "10/08/2025 13:05",
     "timeline": [{"milestone": "Pregate", "date": "10/08/2025 13:05", "status": "completed"}],
     "milestone_count": 1, "detection_method": "dom_class_check"})
-
-BOOKING_SCHEMA = register("/get_booking_number", "POST", business_schema([_CONTAINER_FIELD]),
-                          "Expand the container's row and read its Booking # field.", {
+register("/get_booking_number", "POST", ContainerRequest, "Expand the container's row and read its Booking # field.", {
     **_SESSION_EXAMPLE, "container_id": "TRHU1866154", "booking_number": "RICFEM857500",
     "booking_source": "field"})
 
@@ -74,12 +83,17 @@ def _bulk_checks(params: dict[str, Any], settings: Settings) -> None:
             details={"invalid": invalid})
 
 
-BULK_SCHEMA = register("/get_info_bulk", "POST", business_schema([
-    Field("import_containers", "container_list", default=(),
-          description="Timeline + Pregate of each. Both lists together: at most BULK_MAX_CONTAINERS (default 200)."),
-    Field("export_containers", "container_list", default=(),
-          description="Booking number of each. Both lists together: at most BULK_MAX_CONTAINERS (default 200)."),
-], checks=[_bulk_checks]), "Timelines of import and booking numbers of export containers, in one browser.", {
+_BULK_LIMIT = "Both lists together: at most BULK_MAX_CONTAINERS (default 200)."
+
+
+class GetInfoBulkRequest(BusinessRequest):
+    import_containers: ContainerList = Field([], description=f"Timeline + Pregate of each. {_BULK_LIMIT}")
+    export_containers: ContainerList = Field([], description=f"Booking number of each. {_BULK_LIMIT}")
+    checks: ClassVar[tuple[Check, ...]] = (_bulk_checks,)
+
+
+register("/get_info_bulk", "POST", GetInfoBulkRequest,
+         "Timelines of import and booking numbers of export containers, in one browser.", {
     **_SESSION_EXAMPLE, "message": "Bulk processing completed: 1 successful, 0 failed",
     "results": {"import_results": [], "export_results": [
         {"container_id": "TRHU1866154", "success": True, "booking_number": "RICFEM857500"}],
@@ -89,19 +103,19 @@ BULK_SCHEMA = register("/get_info_bulk", "POST", business_schema([
 
 @bp.post("/get_containers")
 def get_containers() -> Response:
-    return execute("/get_containers", CONTAINERS_SCHEMA, list_containers, bundle_kind="DEBUG")
+    return execute("/get_containers", GetContainersRequest, list_containers, bundle_kind="DEBUG")
 
 
 @bp.post("/get_container_timeline")
 def get_container_timeline() -> Response:
-    return execute("/get_container_timeline", TIMELINE_SCHEMA, container_timeline, bundle_kind="PREGATE")
+    return execute("/get_container_timeline", ContainerRequest, container_timeline, bundle_kind="PREGATE")
 
 
 @bp.post("/get_booking_number")
 def get_booking_number() -> Response:
-    return execute("/get_booking_number", BOOKING_SCHEMA, booking_number, bundle_kind="BOOKING")
+    return execute("/get_booking_number", ContainerRequest, booking_number, bundle_kind="BOOKING")
 
 
 @bp.post("/get_info_bulk")
 def get_info_bulk_route() -> Response:
-    return execute("/get_info_bulk", BULK_SCHEMA, get_info_bulk, bundle_kind="BULK")
+    return execute("/get_info_bulk", GetInfoBulkRequest, get_info_bulk, bundle_kind="BULK")

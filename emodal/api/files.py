@@ -14,7 +14,7 @@ from pathlib import Path
 from flask import Blueprint, Response, g, request, send_file
 
 from emodal.api import http
-from emodal.api.schemas import register
+from emodal.api.openapi import register
 from emodal.config import Settings
 from emodal.errors import BadRequest, NotFound
 from emodal.sessions.folders import folder_owner

@@ -1,53 +1,41 @@
-"""OpenAPI 3.1 document generated from the schema registry (API_SPEC 4.15).
+"""OpenAPI 3.1 document of the registered routes (API_SPEC 4.15).
 
-Generated, not written: the same ``Field`` objects validate requests and describe them here, so
-the document cannot drift from what the server accepts.
+Generated, not written: a route registers its request model (``emodal.api.schemas``) with
+:func:`register`, and the request body schema is that model's own JSON Schema, so the document
+cannot drift from what the server accepts. Only what a model cannot know lives here: summary,
+response example, file response, authentication.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from emodal import __version__
-from emodal.api.schemas import ROUTES, Field, RouteDoc
+from emodal.api.schemas import RequestModel, request_json_schema
+from emodal.config import Settings
 from emodal.errors import ERROR_TYPES
 
-_KIND_SCHEMAS: dict[str, dict[str, Any]] = {
-    "bool": {"oneOf": [{"type": "boolean"},
-                       {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]}]},
-    "int": {"oneOf": [{"type": "integer"}, {"type": "string", "pattern": "^[+-]?[0-9]+$"}]},
-    "str": {"type": "string", "maxLength": 256},
-    "container": {"type": "string", "pattern": "^[A-Za-z]{3}[UJZujz][0-9]{7}$",
-                  "description": "ISO 6346; spaces and hyphens are removed first"},
-    "container_list": {"type": "array", "items": {"type": "string"}},
-    "str_list": {"type": "array", "items": {"type": "string", "maxLength": 256}},
-    "enum": {"type": "string"},
-    "date": {"type": "string", "description": "YYYY-MM-DD or MM/DD/YYYY"},
-}
+
+@dataclass(frozen=True)
+class RouteDoc:
+    route: str
+    method: str
+    model: type[RequestModel] | None
+    summary: str
+    response_example: dict[str, Any] | None = None
+    file_response: bool = False
+    auth: bool = True
 
 
-def _field_schema(f: Field, settings: Any) -> dict[str, Any]:
-    schema = dict(_KIND_SCHEMAS[f.kind])
-    if f.kind == "enum":
-        schema["enum"] = list(f.allowed_values(settings))
-    if f.kind == "int":
-        bounds = {k: v for k, v in (("minimum", f.minimum), ("maximum", f.max_value(settings))) if v is not None}
-        schema = {"oneOf": [{"type": "integer", **bounds}, schema["oneOf"][1]]}
-    if f.kind in ("container_list", "str_list") and f.max_value(settings) is not None:
-        schema["maxItems"] = f.max_value(settings)
-    if f.pattern:
-        schema["pattern"] = f.pattern
-    if f.default is not None:
-        schema["default"] = f.default
-    text = f.description
-    if f.aliases:
-        text = f"{text} Aliases: {', '.join(f.aliases)}.".strip()
-    if callable(f.required):
-        text = f"{text} Conditionally required.".strip()
-    if f.secret:
-        schema["writeOnly"] = True
-    if text:
-        schema["description"] = text
-    return schema
+ROUTES: dict[tuple[str, str], RouteDoc] = {}
+
+
+def register(route: str, method: str, model: type[RequestModel] | None, summary: str,
+             response_example: dict[str, Any] | None = None, *, file_response: bool = False,
+             auth: bool = True) -> None:
+    """Record a route for /openapi.json (re-registering replaces the entry)."""
+    ROUTES[(route, method.upper())] = RouteDoc(route, method.upper(), model, summary, response_example,
+                                               file_response, auth)
 
 
 def _error_response() -> dict[str, Any]:
@@ -55,7 +43,7 @@ def _error_response() -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-def _operation(doc: RouteDoc, settings: Any) -> dict[str, Any]:
+def _operation(doc: RouteDoc, settings: Settings) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": doc.summary, "responses": {}}
     ok: dict[str, Any] = {"description": "Success"}
     content: dict[str, Any] = {}
@@ -72,18 +60,13 @@ def _operation(doc: RouteDoc, settings: Any) -> dict[str, Any]:
     if "{" in doc.route:
         op["parameters"] = [{"name": name.strip("{}"), "in": "path", "required": True, "schema": {"type": "string"}}
                             for name in doc.route.split("/") if name.startswith("{")]
-    if doc.schema is not None:
-        properties = {f.name: _field_schema(f, settings) for f in doc.schema.fields}
-        required = [f.name for f in doc.schema.fields if f.required is True]
-        body_schema: dict[str, Any] = {"type": "object", "properties": properties}
-        if required:
-            body_schema["required"] = required
+    if doc.model is not None:
         op["requestBody"] = {"required": doc.method == "POST" and doc.route != "/cleanup",
-                             "content": {"application/json": {"schema": body_schema}}}
+                             "content": {"application/json": {"schema": request_json_schema(doc.model, settings)}}}
     return op
 
 
-def build_openapi(settings: Any, server_url: str) -> dict[str, Any]:
+def build_openapi(settings: Settings, server_url: str) -> dict[str, Any]:
     """The whole document for the registered routes."""
     paths: dict[str, dict[str, Any]] = {}
     for (route, method), doc in sorted(ROUTES.items()):

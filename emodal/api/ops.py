@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
+from pydantic import Field
 
 from emodal import __version__
 from emodal.api import http, storage
 from emodal.api.auth import require_admin, scope_tenant
 from emodal.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from emodal.api.openapi import build_openapi
-from emodal.api.schemas import Field, Schema, parse, register
+from emodal.api.openapi import build_openapi, register
+from emodal.api.schemas import Int, RequestModel, parse
 from emodal.config import Settings
 from emodal.timefmt import iso_utc
 
@@ -27,10 +28,13 @@ bp = Blueprint("ops", __name__)
 SERVICE_NAME = "E-Modal Business Operations API"
 _CHROME_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
-CLEANUP_SCHEMA = register("/cleanup", "POST", Schema([
-    Field("max_age_hours", "int", minimum=1, maximum=720,
-          description="Delete files older than this (default FILE_RETENTION_HOURS)."),
-]), "Delete old files of the caller's sessions (admin/open mode: all). Body optional.", {
+class CleanupRequest(RequestModel):
+    max_age_hours: Int(1, 720) | None = Field(
+        None, description="Delete files older than this (default FILE_RETENTION_HOURS).")
+
+
+register("/cleanup", "POST", CleanupRequest,
+         "Delete old files of the caller's sessions (admin/open mode: all). Body optional.", {
     "success": True, "message": "Cleanup completed", "deleted_files": 42, "freed_mb": 18.7,
     "current_storage_mb": 12.34, "downloads_mb": 10.1, "screenshots_mb": 2.24})
 
@@ -93,7 +97,7 @@ def health() -> Response:
 @bp.post("/cleanup")
 def cleanup() -> Response:
     settings = http.settings()
-    params = parse(CLEANUP_SCHEMA, http.json_body(optional=True), settings)
+    params = parse(CleanupRequest, http.json_body(optional=True), settings)
     max_age = params["max_age_hours"] or settings.file_retention_hours
     tenant = scope_tenant()
     result = storage.cleanup(settings, max_age, tenant, http.registry().list(tenant))

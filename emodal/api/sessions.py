@@ -5,23 +5,31 @@ while every browser is busy. Foreign sessions are indistinguishable from unknown
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 from flask import Blueprint, Response, g, jsonify
+from pydantic import AliasChoices, Field
 
 from emodal.api import http
 from emodal.api.auth import scope_tenant
 from emodal.api.business import remember, session_ref
-from emodal.api.schemas import Field, Schema, parse, register
+from emodal.api.openapi import register
+from emodal.api.schemas import Bool, RawStr, RequestModel, Secret, Str, parse
 from emodal.errors import SessionNotFound
 
 bp = Blueprint("sessions", __name__)
 
-GET_SESSION_SCHEMA = register("/get_session", "POST", Schema([
-    Field("username", "str", required=True, description="E-Modal username."),
-    Field("password", "str", required=True, secret=True, trim=False, description="E-Modal password."),
-    Field("captcha_api_key", "str", required=True, secret=True, description="2captcha key for the login reCAPTCHA."),
-    Field("keep_alive", "bool", default=True, aliases=("keep_browser_alive",),
-          description="Keep-alive session (refreshed, never expires) or regular (SESSION_TIMEOUT)."),
-]), "Log in (or reuse the caller's session for these credentials) and return its session_id.", {
+
+class GetSessionRequest(RequestModel):
+    username: Str = Field(description="E-Modal username.")
+    password: Annotated[RawStr, Secret()] = Field(description="E-Modal password.")
+    captcha_api_key: Annotated[Str, Secret()] = Field(description="2captcha key for the login reCAPTCHA.")
+    keep_alive: Bool = Field(True, validation_alias=AliasChoices("keep_alive", "keep_browser_alive"),
+                             description="Keep-alive session (refreshed, never expires) or regular (SESSION_TIMEOUT).")
+
+
+register("/get_session", "POST", GetSessionRequest,
+         "Log in (or reuse the caller's session for these credentials) and return its session_id.", {
     "success": True, "session_id": "session_1764012345_JpJZ6krlXaZW5RhloZfgWg", "is_new": True,
     "username": "jdoe", "created_at": "2025-11-24T19:25:45Z", "expires_at": None, "keep_alive": True,
     "message": "New persistent session created"})
@@ -37,7 +45,7 @@ SESSION_EXAMPLE = {
 @bp.post("/get_session")
 def get_session() -> Response:
     settings = http.settings()
-    params = parse(GET_SESSION_SCHEMA, http.json_body(), settings)
+    params = parse(GetSessionRequest, http.json_body(), settings)
     session, is_new = http.runner().open_session(g.tenant, session_ref(params, keep_alive=params["keep_alive"]),
                                                  request_id=g.request_id, route="/get_session", on_session=remember)
     described = session.describe(settings.session_timeout)

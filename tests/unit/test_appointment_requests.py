@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from emodal.api.appointments import APPOINTMENTS_SCHEMA, CHECK_SCHEMA, MAKE_SCHEMA
+from emodal.api.appointments import CheckAppointmentsRequest, GetAppointmentsRequest, MakeAppointmentRequest
 from emodal.api.schemas import parse
 from emodal.config import Settings
 from emodal.errors import InvalidContainerNumber, InvalidField, MissingFields
@@ -19,80 +19,80 @@ IMPORT = {"session_id": "s", "trucking_company": "B & T DRAYAGE LLC", "terminal"
 
 def test_make_without_fields_lists_the_v1_order():
     with pytest.raises(MissingFields) as exc:
-        parse(MAKE_SCHEMA, {"username": "u", "password": "p", "captcha_api_key": "k",
+        parse(MakeAppointmentRequest, {"username": "u", "password": "p", "captcha_api_key": "k",
                             "keep_browser_alive": True, "capture_screens": True}, SETTINGS)
     assert exc.value.message == ("Missing required fields: trucking_company, terminal, move_type, "
                                  "container_id, truck_plate, appointment_time")
 
 
 def test_container_type_defaults_to_import_and_is_case_insensitive():
-    assert parse(CHECK_SCHEMA, IMPORT, SETTINGS)["container_type"] == "import"
-    params = parse(CHECK_SCHEMA, {**IMPORT, "container_type": "EXPORT", "booking_number": "RICFEM100200"}, SETTINGS)
+    assert parse(CheckAppointmentsRequest, IMPORT, SETTINGS)["container_type"] == "import"
+    params = parse(CheckAppointmentsRequest, {**IMPORT, "container_type": "EXPORT", "booking_number": "RICFEM100200"}, SETTINGS)
     assert params["container_type"] == "export"
     with pytest.raises(InvalidField) as exc:
-        parse(CHECK_SCHEMA, {**IMPORT, "container_type": "both"}, SETTINGS)
+        parse(CheckAppointmentsRequest, {**IMPORT, "container_type": "both"}, SETTINGS)
     assert exc.value.message == "container_type must be 'import' or 'export'"
 
 
 def test_move_type_must_be_a_configured_move():
     with pytest.raises(InvalidField) as exc:
-        parse(CHECK_SCHEMA, {**IMPORT, "move_type": "Import"}, SETTINGS)
+        parse(CheckAppointmentsRequest, {**IMPORT, "move_type": "Import"}, SETTINGS)
     assert exc.value.details["allowed"] == list(SETTINGS.emodal_move_types)
-    assert parse(CHECK_SCHEMA, {**IMPORT, "move_type": "pick full"}, SETTINGS)["move_type"] == "PICK FULL"
+    assert parse(CheckAppointmentsRequest, {**IMPORT, "move_type": "pick full"}, SETTINGS)["move_type"] == "PICK FULL"
 
 
 def test_container_is_normalized_and_checked():
-    assert parse(CHECK_SCHEMA, IMPORT, SETTINGS)["container_id"] == "TGBU2000026"
+    assert parse(CheckAppointmentsRequest, IMPORT, SETTINGS)["container_id"] == "TGBU2000026"
     with pytest.raises(InvalidContainerNumber):
-        parse(CHECK_SCHEMA, {**IMPORT, "container_id": "TGBU2000027"}, SETTINGS)
+        parse(CheckAppointmentsRequest, {**IMPORT, "container_id": "TGBU2000027"}, SETTINGS)
 
 
 def test_line_and_equip_size_replace_the_container():
     body = {**IMPORT, "container_id": None, "line": "MSC", "equip_size": "40DH"}
-    assert parse(CHECK_SCHEMA, body, SETTINGS)["container_id"] is None
+    assert parse(CheckAppointmentsRequest, body, SETTINGS)["container_id"] is None
     with pytest.raises(MissingFields) as exc:
-        parse(CHECK_SCHEMA, {**body, "equip_size": None}, SETTINGS)
+        parse(CheckAppointmentsRequest, {**body, "equip_size": None}, SETTINGS)
     assert exc.value.details["missing"] == ["container_id"]
 
 
 def test_export_needs_booking_unit_and_date_on_make():
     body = {**IMPORT, "container_type": "export", "container_id": None}
     with pytest.raises(MissingFields) as exc:
-        parse(MAKE_SCHEMA, body, SETTINGS)
+        parse(MakeAppointmentRequest, body, SETTINGS)
     assert exc.value.details["missing"] == ["booking_number", "unit_number", "appointment_date"]
-    params = parse(MAKE_SCHEMA, {**body, "booking_number": "RICFEM100200", "unit_number": "MSCU5165756",
+    params = parse(MakeAppointmentRequest, {**body, "booking_number": "RICFEM100200", "unit_number": "MSCU5165756",
                                  "appointment_date": "11/25/2026"}, SETTINGS)
     assert params["appointment_date"] == date(2026, 11, 25) and params["appointment_time"] is None
 
 
 def test_resume_needs_only_the_new_fields():
-    params = parse(CHECK_SCHEMA, {"session_id": "s", "appointment_session_id": "appt_1_x", "line": "MSC",
+    params = parse(CheckAppointmentsRequest, {"session_id": "s", "appointment_session_id": "appt_1_x", "line": "MSC",
                                   "equip_size": "40DH"}, SETTINGS)
     assert params["trucking_company"] is None and params["line"] == "MSC"
     with pytest.raises(MissingFields) as exc:  # a booking always needs its time
-        parse(MAKE_SCHEMA, {"session_id": "s", "appointment_session_id": "appt_1_x"}, SETTINGS)
+        parse(MakeAppointmentRequest, {"session_id": "s", "appointment_session_id": "appt_1_x"}, SETTINGS)
     assert exc.value.details["missing"] == ["appointment_time"]
 
 
 def test_wildcard_plate_only_on_checks_and_pin_is_digits():
-    assert parse(CHECK_SCHEMA, {**IMPORT, "truck_plate": "*"}, SETTINGS)["truck_plate"] == "*"
+    assert parse(CheckAppointmentsRequest, {**IMPORT, "truck_plate": "*"}, SETTINGS)["truck_plate"] == "*"
     with pytest.raises(InvalidField):
-        parse(MAKE_SCHEMA, {**IMPORT, "truck_plate": "*", "appointment_time": "x"}, SETTINGS)
+        parse(MakeAppointmentRequest, {**IMPORT, "truck_plate": "*", "appointment_time": "x"}, SETTINGS)
     with pytest.raises(InvalidField):
-        parse(CHECK_SCHEMA, {**IMPORT, "pin_code": "12a4"}, SETTINGS)
+        parse(CheckAppointmentsRequest, {**IMPORT, "pin_code": "12a4"}, SETTINGS)
 
 
 @pytest.mark.parametrize("raw,expected", [("ignore", None), ("yes", True), ("false", False), (True, True)])
 def test_own_chassis_accepts_shell_booleans_and_ignore(raw, expected):
-    assert parse(CHECK_SCHEMA, {**IMPORT, "own_chassis": raw}, SETTINGS)["own_chassis"] is expected
+    assert parse(CheckAppointmentsRequest, {**IMPORT, "own_chassis": raw}, SETTINGS)["own_chassis"] is expected
 
 
 def test_get_appointments_defaults_and_empty_target_is_absent():
-    params = parse(APPOINTMENTS_SCHEMA, {"session_id": "s", "target_appointment_id": ""}, SETTINGS)
+    params = parse(GetAppointmentsRequest, {"session_id": "s", "target_appointment_id": ""}, SETTINGS)
     assert params["infinite_scrolling"] is True and params["format"] == "url"
     assert params["target_appointment_id"] is None
     with pytest.raises(InvalidField):
-        parse(APPOINTMENTS_SCHEMA, {"session_id": "s", "target_count": 0}, SETTINGS)
+        parse(GetAppointmentsRequest, {"session_id": "s", "target_count": 0}, SETTINGS)
 
 
 @pytest.mark.parametrize("fields,unit", [

@@ -64,3 +64,29 @@ def test_with_sandbox_points_every_base_url():
 def test_redacted_hides_keys_and_secret():
     shown = Settings(emodal_api_keys=(KEY,)).redacted()
     assert KEY not in str(shown) and shown["session_secret"] == "<hidden>"
+
+
+def test_settings_read_the_environment_only_through_from_env(monkeypatch):
+    monkeypatch.setenv("PORT", "6000")
+    monkeypatch.setenv("port", "7000")  # variables are upper-case names only
+    assert Settings().port == 5010
+    assert Settings.from_env().port == 6000
+
+
+def test_secrets_stay_out_of_repr():
+    shown = repr(Settings(session_secret=b"s" * 20, state_encryption_key="fernet-key-material"))
+    assert "s" * 20 not in shown and "fernet-key-material" not in shown
+
+
+def test_durations_are_whole_seconds_in_the_environment_but_may_be_fractions_in_code():
+    assert Settings(login_timeout=0.3).login_timeout == 0.3
+    assert Settings.from_env({"LOGIN_TIMEOUT": " 90 "}).login_timeout == 90
+    with pytest.raises(ConfigError, match="LOGIN_TIMEOUT"):
+        Settings.from_env({"LOGIN_TIMEOUT": "1.5"})
+
+
+def test_per_tenant_cap_defaults_to_max_sessions_and_stays_within_it():
+    assert Settings.from_env({"MAX_SESSIONS": "4", "SERVER_THREADS": "8"}).max_sessions_per_tenant == 4
+    assert Settings(max_sessions_per_tenant=2).max_sessions_per_tenant == 2
+    with pytest.raises(ConfigError, match="MAX_SESSIONS_PER_TENANT"):
+        Settings.from_env({"MAX_SESSIONS_PER_TENANT": "11"})

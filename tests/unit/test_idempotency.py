@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from emodal.api.appointments import MAKE_SCHEMA
-from emodal.api.schemas import SESSION_FIELDS
+from emodal.api.appointments import MakeAppointmentRequest
+from emodal.api.schemas import BusinessRequest
 from emodal.errors import IdempotencyConflict, InvalidField, SessionBusy
 from emodal.operations import idempotency
 from emodal.operations.idempotency import FINGERPRINT_FIELDS, IdempotencyStore, resolve_key
@@ -146,8 +146,8 @@ def test_purge_deletes_only_expired_records(tmp_path):
 def test_fingerprint_covers_every_field_that_decides_the_booking():
     """Every /make_appointment field except session, debug and the key itself is a booking field:
     a field added to the schema later must be added to the fingerprint too (or this fails)."""
-    not_booking = {f.name for f in SESSION_FIELDS.fields} | {"idempotency_key"}
-    booking_fields = {f.name for f in MAKE_SCHEMA.fields} - not_booking
+    not_booking = set(BusinessRequest.model_fields) | {"idempotency_key"}
+    booking_fields = set(MakeAppointmentRequest.model_fields) - not_booking
     assert booking_fields <= set(FINGERPRINT_FIELDS), booking_fields - set(FINGERPRINT_FIELDS)
     assert {"appointment_session_id", "seals", "appointment_date", "pin_code", "own_chassis"} <= booking_fields
 

@@ -7,7 +7,7 @@ from flask import Blueprint
 from selenium.common.exceptions import WebDriverException
 
 from emodal.api import business
-from emodal.api.schemas import Field, business_schema
+from emodal.api.schemas import BusinessRequest, Container
 from emodal.app import shutdown
 from emodal.config import Settings
 from emodal.errors import ContainerNotFound, PortalRejected, PortalSessionLost, PortalTimeout
@@ -17,7 +17,11 @@ from emodal.operations.runner import OperationRunner, SessionRef
 from emodal.sessions.credentials import Credentials
 from tests.unit.fake_registry import FakeRegistry, make_app
 
-SCHEMA = business_schema([Field("container_id", "container", required=True)])
+
+class OpRequest(BusinessRequest):
+    container_id: Container
+
+
 CREDS = {"username": "jdoe", "password": "pw", "captcha_api_key": "key"}
 
 
@@ -46,7 +50,7 @@ def run(tmp_path, monkeypatch):
 
     @bp.post("/op")
     def op():
-        return business.execute("/op", SCHEMA, holder["operation"], bundle_kind="PREGATE")
+        return business.execute("/op", OpRequest, holder["operation"], bundle_kind="PREGATE")
 
     app, registry = make_app(tmp_path)
     app.register_blueprint(bp)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from emodal.api.containers import BULK_SCHEMA, CONTAINERS_SCHEMA, TIMELINE_SCHEMA
+from emodal.api.containers import ContainerRequest, GetContainersRequest, GetInfoBulkRequest
 from emodal.api.schemas import parse
 from emodal.config import Settings
 from emodal.errors import InvalidContainerNumber, InvalidField, MissingFields
@@ -58,13 +58,13 @@ def test_unique_keeps_request_order() -> None:
     assert unique(None) == []
 
 
-# --- request schemas (checks run before any login) ------------------------------------------------
+# --- request models (checks run before any login) ------------------------------------------------
 S = Settings()
 
 
 def test_bulk_needs_one_list() -> None:
     with pytest.raises(MissingFields) as info:
-        parse(BULK_SCHEMA, {"session_id": "x", "import_containers": [], "export_containers": []}, S)
+        parse(GetInfoBulkRequest, {"session_id": "x", "import_containers": [], "export_containers": []}, S)
     assert info.value.message == "At least one of 'import_containers' or 'export_containers' must be provided"
 
 
@@ -72,7 +72,7 @@ def test_bulk_limit_counts_both_lists() -> None:
     settings = Settings(bulk_max_containers=3)
     body = {"import_containers": ["MSCU5165756", "TCLU3648865"], "export_containers": ["MSDU5772413", "TRHU1866154"]}
     with pytest.raises(InvalidField) as info:
-        parse(BULK_SCHEMA, body, settings)
+        parse(GetInfoBulkRequest, body, settings)
     assert info.value.details["max"] == 3
 
 
@@ -80,10 +80,10 @@ def test_bulk_default_cap_is_200_and_refuses_a_longer_list_whole() -> None:
     # The dispatcher sends every filtered container at once (56 on the sandbox account; v1 had no cap).
     assert S.bulk_max_containers == 200
     numbers = [n for serial in range(1000, 1300) if (n := container_number("MSCU", serial)) is not None]
-    params = parse(BULK_SCHEMA, {"import_containers": numbers[:150], "export_containers": numbers[150:200]}, S)
+    params = parse(GetInfoBulkRequest, {"import_containers": numbers[:150], "export_containers": numbers[150:200]}, S)
     assert len(params["import_containers"]) + len(params["export_containers"]) == 200
     with pytest.raises(InvalidField) as info:
-        parse(BULK_SCHEMA, {"import_containers": numbers[:150], "export_containers": numbers[150:201]}, S)
+        parse(GetInfoBulkRequest, {"import_containers": numbers[:150], "export_containers": numbers[150:201]}, S)
     assert info.value.message == "Too many containers: 201 (max 200)"
     assert info.value.details == {"field": "import_containers", "reason": "too_many", "max": 200}
 
@@ -91,22 +91,22 @@ def test_bulk_default_cap_is_200_and_refuses_a_longer_list_whole() -> None:
 def test_bulk_names_every_invalid_item() -> None:
     body = {"import_containers": ["MSCU5165756", "MSCU516575"], "export_containers": ["MSCU5165757"]}
     with pytest.raises(InvalidContainerNumber) as info:
-        parse(BULK_SCHEMA, body, S)
+        parse(GetInfoBulkRequest, body, S)
     invalid = info.value.details["invalid"]
     assert [(i["field"], i["reason"]) for i in invalid] == [("import_containers", "format"),
                                                           ("export_containers", "check_digit")]
 
 
 def test_bulk_normalizes_items() -> None:
-    params = parse(BULK_SCHEMA, {"import_containers": ["mscu 516575-6"]}, S)
+    params = parse(GetInfoBulkRequest, {"import_containers": ["mscu 516575-6"]}, S)
     assert params["import_containers"] == ["MSCU5165756"]
     assert params["export_containers"] == []
 
 
 def test_timeline_alias_and_missing_message() -> None:
-    assert parse(TIMELINE_SCHEMA, {"container": "tclu3648865"}, S)["container_id"] == "TCLU3648865"
+    assert parse(ContainerRequest, {"container": "tclu3648865"}, S)["container_id"] == "TCLU3648865"
     with pytest.raises(MissingFields) as info:
-        parse(TIMELINE_SCHEMA, {"session_id": "abc"}, S)
+        parse(ContainerRequest, {"session_id": "abc"}, S)
     assert info.value.message == "Missing required field: container_id"
 
 
@@ -116,12 +116,12 @@ def test_timeline_alias_and_missing_message() -> None:
                                         ({"format": "csv"}, "format")])
 def test_containers_field_typing(body: dict, field: str) -> None:
     with pytest.raises(InvalidField) as info:
-        parse(CONTAINERS_SCHEMA, body, S)
+        parse(GetContainersRequest, body, S)
     assert info.value.details["field"] == field
 
 
 def test_containers_defaults_and_strings() -> None:
-    params = parse(CONTAINERS_SCHEMA, {"infinite_scrolling": "false", "target_count": "50",
+    params = parse(GetContainersRequest, {"infinite_scrolling": "false", "target_count": "50",
                                        "return_url": "yes"}, S)
     assert params["infinite_scrolling"] is False and params["target_count"] == 50
     assert params["return_url"] is True and params["format"] == "xlsx"
