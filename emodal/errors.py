@@ -133,15 +133,15 @@ class PortalError(ApiError):
     status, error_type, default_message = 502, "portal_unavailable", "Portal unavailable"
 
 
-class LoginFailed(PortalError):
+class InvalidCredentials(PortalError):
+    """The portal refused the username or password: a re-login closes the session."""
+
     status, error_type, default_message = 401, "invalid_credentials", "Authentication failed"
 
 
-class InvalidCredentials(LoginFailed):
-    status, error_type, default_message = 401, "invalid_credentials", "Authentication failed"
+class RecaptchaFailed(PortalError):
+    """The portal refused the solved captcha token. Not an ``InvalidCredentials``: the account is fine."""
 
-
-class RecaptchaFailed(LoginFailed):
     status, error_type, default_message = 401, "recaptcha_failed", "Authentication failed"
 
 
@@ -159,8 +159,8 @@ class OutcomeUnknown(PortalTimeout):
     Why one class for every cause (no Confirmation in time, a crashed or killed browser, a lost
     portal login, a failing read or disk write): the portal may have booked in each case, so the
     client must check ``/get_appointments`` instead of retrying, and the idempotency record stays
-    ``submitting``. Built only by :func:`emodal.api.business.execute`, the one place that maps
-    failures after Submit.
+    ``submitting``. Built only by the operation runner (``emodal.operations.runner``), the one place
+    that maps failures after Submit.
     """
 
     ADVICE = "The appointment may exist. Check /get_appointments before retrying."
@@ -222,12 +222,21 @@ class InternalError(ApiError):
     status, error_type, default_message = 500, "internal_error", "Internal server error"
 
 
-#: Every error_type code of API_SPEC 1.3 (used by /openapi.json and its test).
-ERROR_TYPES: tuple[str, ...] = (
-    "bad_request", "invalid_json", "missing_fields", "invalid_field", "invalid_container_number",
-    "session_not_found", "unauthorized", "invalid_credentials", "recaptcha_failed", "forbidden",
-    "not_found", "container_not_found", "method_not_allowed", "session_busy", "idempotency_conflict",
-    "payload_too_large", "portal_rejected", "option_not_available", "slot_not_available",
-    "internal_error", "portal_unavailable", "captcha_key_invalid", "captcha_zero_balance",
-    "captcha_unavailable", "capacity_exhausted", "shutting_down", "portal_timeout",
-)
+def _error_classes(base: type[ApiError]) -> list[type[ApiError]]:
+    """``base`` and its subclasses, depth first in definition order."""
+    return [base, *(c for sub in base.__subclasses__() for c in _error_classes(sub))]
+
+
+#: Every error_type code the service answers with (used by /openapi.json), read from the classes
+#: so that a new class can never be missing from the document.
+ERROR_TYPES: tuple[str, ...] = tuple(dict.fromkeys(c.error_type for c in _error_classes(ApiError)))
+
+
+def exception_summary(exc: BaseException) -> str:
+    """First line of an exception's message (at most 300 characters) for logs and ``details``.
+
+    WebDriver messages carry a whole stack trace and sometimes the page; only the first line says
+    what happened.
+    """
+    text = (getattr(exc, "msg", None) or str(exc) or type(exc).__name__).strip()
+    return text.splitlines()[0][:300]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
-from emodal.operations.context import short_id
+from emodal.config import Settings
+from emodal.redaction import short_id
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -23,7 +23,7 @@ class ShortIdFormatter(logging.Formatter):
         return short_id(super().format(record))
 
 
-def configure_logging(settings: Any) -> None:
+def configure_logging(settings: Settings) -> None:
     """Install the handler once on the root logger and set ``LOG_LEVEL`` for the service's loggers."""
     root = logging.getLogger()
     if not any(getattr(h, "_emodal", False) for h in root.handlers):

@@ -56,6 +56,19 @@ return typeof cb === 'function' ? 'function' : cb;
 """
 
 
+#: Fixtures that start headless Chromium, directly or through the service's session registry.
+BROWSER_FIXTURES = frozenset({"chrome_factory", "service", "make_service", "jdoe_session"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``browser`` every test that can start Chromium (every e2e test, and any test using a
+    browser fixture, however indirectly), so ``pytest -m "not browser"`` runs without one."""
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ()))
+        if "/e2e/" in f"/{item.nodeid}" or uses & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Any]:
     from emodal.sandbox import SandboxServer

@@ -207,9 +207,7 @@ def _result_of(exc: ApiError) -> str:
 
 
 def _count(result: str) -> None:
-    metrics = current_app.extensions.get("emodal_metrics")
-    if metrics is not None:
-        metrics.count_appointment(result)
+    http.metrics().count_appointment(result)
 
 
 def _book(params: dict[str, Any], before_submit: Any = None) -> Response:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from typing import Any
 
 from flask import g, request
 
+from emodal.config import Settings
 from emodal.errors import Forbidden, Unauthorized
 
 log = logging.getLogger("emodal.auth")
@@ -24,7 +24,7 @@ OPEN_MODE_LOG = ("API authentication is DISABLED (EMODAL_API_KEYS unset): "
 PUBLIC_ENDPOINTS = frozenset({"ops.health"})
 
 
-def fingerprint(key: str) -> str:
+def tenant_id(key: str) -> str:
     """Tenant id of a key: first 16 hex of SHA-256."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
@@ -49,7 +49,7 @@ def _matches(candidate: str, keys: tuple[str, ...]) -> bool:
     return found
 
 
-def authenticate(settings: Any) -> None:
+def authenticate(settings: Settings) -> None:
     """``before_request`` hook: set ``g.tenant`` and ``g.is_admin`` or raise 401.
 
     Runs before anything else (API_SPEC 6.1 "key" first), also for unknown routes, so a caller
@@ -63,7 +63,7 @@ def authenticate(settings: Any) -> None:
     if key is not None:
         is_admin = _matches(key, settings.emodal_admin_keys)
         if is_admin or _matches(key, settings.emodal_api_keys):
-            g.tenant, g.is_admin = fingerprint(key), is_admin
+            g.tenant, g.is_admin = tenant_id(key), is_admin
             return
     if request.endpoint in PUBLIC_ENDPOINTS and request.method in ("GET", "HEAD"):
         return
@@ -81,7 +81,7 @@ def scope_tenant() -> str | None:
     return None if g.get("is_admin") else g.tenant
 
 
-def log_auth_mode(settings: Any) -> None:
+def log_auth_mode(settings: Settings) -> None:
     """The start-up line of API_SPEC 2 (open mode) plus a warning when listening beyond loopback."""
     if settings.auth_enabled:
         log.info("API authentication enabled: %d key(s), %d admin key(s)",

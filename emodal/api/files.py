@@ -1,31 +1,29 @@
-"""``GET /files/<session_id>/<path>`` (API_SPEC 4.13) and the per-session folders it serves.
+"""``GET /files/<session_id>/<path>`` (API_SPEC 4.13) and the file bodies of business routes.
 
-Why an owner file: a folder outlives its session (retention) and restarts, so ownership cannot
-come from the registry. ``<DOWNLOADS_DIR>/<session_id>/.owner`` holds the tenant fingerprint
-written when the folder is created; only that tenant (or an admin / open mode) may read from it,
-and everybody else gets the same 404 as for a file that does not exist.
+Only the folder's owner (``emodal.sessions.folders``: the tenant in its ``.owner`` file), an admin
+or open mode may read from a session folder; everybody else gets the same 404 as for a file that
+does not exist.
 
 Path safety is decided by components, after resolving symlinks, never by string prefix
 (``/downloads/session_1`` is a string prefix of ``/downloads/session_10``).
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
 from flask import Blueprint, Response, g, request, send_file
 
 from emodal.api import http
 from emodal.api.openapi import register
+from emodal.config import Settings
 from emodal.errors import BadRequest, NotFound
+from emodal.sessions.folders import folder_owner
 
 bp = Blueprint("files", __name__)
 
-OWNER_FILE = ".owner"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CONTENT_TYPES = {
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xlsx": XLSX_MIMETYPE,
     ".zip": "application/zip",
     ".png": "image/png",
     ".txt": "text/plain; charset=utf-8",
@@ -49,37 +47,6 @@ def send_download(path: Path, download_name: str, *, inline: bool = False) -> Re
     return response
 
 
-def ensure_session_folder(settings: Any, session_id: str, tenant: str) -> Path:
-    """Create ``<DOWNLOADS_DIR>/<session_id>/`` with its ``.owner`` (idempotent, atomic write)."""
-    folder = Path(settings.downloads_dir) / session_id
-    folder.mkdir(parents=True, exist_ok=True)
-    owner = folder / OWNER_FILE
-    if not owner.exists():
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".owner.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(tenant)
-        os.replace(tmp, owner)
-    return folder
-
-
-def folder_owner(settings: Any, session_id: str) -> str | None:
-    """The tenant recorded for a session folder, or ``None`` (no folder, no owner file)."""
-    try:
-        return (Path(settings.downloads_dir) / session_id / OWNER_FILE).read_text(encoding="utf-8").strip()
-    except (OSError, ValueError):
-        return None
-
-
-def visible_folders(settings: Any, tenant: str | None) -> list[Path]:
-    """Session folders the caller may see (``tenant=None``: all). Dot-folders (``.state``) never."""
-    root = Path(settings.downloads_dir)
-    if not root.is_dir():
-        return []
-    return [p for p in sorted(root.iterdir())
-            if p.is_dir() and not p.name.startswith(".")
-            and (tenant is None or folder_owner(settings, p.name) == tenant)]
-
-
 def split_safe_path(subpath: str) -> list[str]:
     """Components of a requested ``<session_id>/<relative path>`` or ``BadRequest("Invalid path")``.
 
@@ -93,7 +60,7 @@ def split_safe_path(subpath: str) -> list[str]:
     return parts
 
 
-def resolve_served_file(settings: Any, subpath: str, tenant: str, is_admin: bool) -> Path:
+def resolve_served_file(settings: Settings, subpath: str, tenant: str, is_admin: bool) -> Path:
     """The real file for ``subpath`` if the caller may read it; 400/404 otherwise (API_SPEC 4.13)."""
     parts = split_safe_path(subpath)
     session_id = parts[0]

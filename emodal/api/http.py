@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, g, request
 
 from emodal.errors import ApiError, InvalidJson
+from emodal.operations.runner import OperationRunner
+
+if TYPE_CHECKING:
+    from emodal.api.metrics import Metrics
+    from emodal.config import Settings
+    from emodal.sessions.protocol import Registry
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -23,14 +29,24 @@ def new_request_id(supplied: str | None) -> str:
     return f"req_{secrets.token_hex(8)}"
 
 
-def settings() -> Any:
+def settings() -> Settings:
     """The running app's ``Settings``."""
     return current_app.extensions["emodal_settings"]
 
 
-def registry() -> Any:
-    """The running app's ``SessionRegistry``."""
+def registry() -> Registry:
+    """The running app's session registry."""
     return current_app.extensions["emodal_registry"]
+
+
+def metrics() -> Metrics:
+    """The running app's Prometheus metrics."""
+    return current_app.extensions["emodal_metrics"]
+
+
+def runner() -> OperationRunner:
+    """The operation runner over this app's registry (it holds no state: one per call is free)."""
+    return OperationRunner(settings(), registry(), metrics())
 
 
 def json_body(*, optional: bool = False) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,8 @@ from emodal.api.auth import require_admin, scope_tenant
 from emodal.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from emodal.api.openapi import build_openapi, register
 from emodal.api.schemas import Int, RequestModel, parse
+from emodal.config import Settings
+from emodal.timefmt import iso_utc
 
 bp = Blueprint("ops", __name__)
 
@@ -38,13 +39,7 @@ register("/cleanup", "POST", CleanupRequest,
     "current_storage_mb": 12.34, "downloads_mb": 10.1, "screenshots_mb": 2.24})
 
 
-def _iso(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _browser_check(settings: Any) -> str:
+def _browser_check(settings: Settings) -> str:
     """Driver and browser binaries present (a Grid is trusted to be there; it is probed at login)."""
     if settings.selenium_remote_url:
         return "ok"
@@ -53,7 +48,7 @@ def _browser_check(settings: Any) -> str:
     return "ok" if driver and chrome and os.access(driver, os.X_OK) else "error"
 
 
-def _downloads_check(settings: Any) -> str:
+def _downloads_check(settings: Settings) -> str:
     folder = Path(settings.downloads_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -62,7 +57,7 @@ def _downloads_check(settings: Any) -> str:
     return "ok" if os.access(folder, os.W_OK) else "error"
 
 
-def _refresher_check(settings: Any) -> str:
+def _refresher_check(settings: Settings) -> str:
     """Ticked within 3 intervals (a fresh app gets 3 intervals of grace before its first tick)."""
     refresher = current_app.extensions.get("emodal_refresher")
     if refresher is None:
@@ -95,7 +90,7 @@ def health() -> Response:
         "persistent_sessions": stats.get("persistent_sessions", 0),
         "busy_sessions": stats.get("busy_sessions", 0),
         "logins_in_progress": stats.get("logins_in_progress", 0),
-        "timestamp": _iso(time.time()), "auth": auth, "checks": checks,
+        "timestamp": iso_utc(time.time()), "auth": auth, "checks": checks,
     })
 
 
@@ -131,7 +126,7 @@ def emergency_recovery() -> Response:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    return Response(current_app.extensions["emodal_metrics"].render(), content_type=METRICS_CONTENT_TYPE)
+    return Response(http.metrics().render(), content_type=METRICS_CONTENT_TYPE)
 
 
 @bp.get("/openapi.json")

@@ -413,15 +413,6 @@ def _current_settings() -> Settings:
     return Settings()
 
 
-#: Never written to bundles or logs, whatever the route (API_SPEC 5).
-SECRET_FIELDS = frozenset({"password", "captcha_api_key", "pin_code"})
-
-
-def redact(params: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` without secret fields (passwords, captcha keys, PINs) for bundles and logs."""
-    return {k: v for k, v in params.items() if k not in SECRET_FIELDS}
-
-
 # --- JSON Schema ------------------------------------------------------------------------------------------
 #: The settings a document is generated for (validation gets them from pydantic's context instead;
 #: ``model_json_schema`` has no context, and :class:`Choice` lists EMODAL_MOVE_TYPES from them).

@@ -12,7 +12,7 @@ from pydantic import AliasChoices, Field
 
 from emodal.api import http
 from emodal.api.auth import scope_tenant
-from emodal.api.business import resolve_session
+from emodal.api.business import remember, session_ref
 from emodal.api.openapi import register
 from emodal.api.schemas import Bool, RawStr, RequestModel, Secret, Str, parse
 from emodal.errors import SessionNotFound
@@ -44,17 +44,10 @@ SESSION_EXAMPLE = {
 
 @bp.post("/get_session")
 def get_session() -> Response:
-    params = parse(GetSessionRequest, http.json_body(), http.settings())
-    keep_alive = params["keep_alive"]
-    session, is_new = resolve_session(params, keep_alive=keep_alive, promote=keep_alive)
-    registry = http.registry()
-    if is_new:
-        registry.release(session)  # just logged in: nothing to run under its lock
-    else:
-        # A reused browser may have lost its portal login since: probe it and re-login in place.
-        with registry.acquire(session, "/get_session", g.request_id, timeout=http.settings().session_lock_timeout):
-            registry.ensure_healthy(session)
     settings = http.settings()
+    params = parse(GetSessionRequest, http.json_body(), settings)
+    session, is_new = http.runner().open_session(g.tenant, session_ref(params, keep_alive=params["keep_alive"]),
+                                                 request_id=g.request_id, route="/get_session", on_session=remember)
     described = session.describe(settings.session_timeout)
     kind = "persistent session" if session.keep_alive else "session"
     return jsonify({

@@ -14,9 +14,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from emodal.api.files import OWNER_FILE, visible_folders
+from emodal.config import Settings
+from emodal.sessions.folders import OWNER_FILE, visible_folders
+
+if TYPE_CHECKING:
+    from emodal.sessions.session import BrowserSession
 
 log = logging.getLogger("emodal.storage")
 MB = 1024 * 1024
@@ -37,7 +41,8 @@ def _files(folder: Path) -> Iterable[Path]:
             yield path
 
 
-def cleanup(settings: Any, max_age_hours: float, tenant: str | None, sessions: Iterable[Any] = ()) -> CleanupResult:
+def cleanup(settings: Settings, max_age_hours: float, tenant: str | None,
+            sessions: Iterable[BrowserSession] = ()) -> CleanupResult:
     """Delete files older than ``max_age_hours`` in the visible session folders, then empty folders.
 
     ``sessions``: the open sessions (``session_id``, ``busy``). A busy one's folder is left alone
@@ -104,7 +109,7 @@ def _remove_session_folder(folder: Path) -> None:
     shutil.rmtree(doomed, ignore_errors=True)
 
 
-def usage(settings: Any, tenant: str | None) -> dict[str, float]:
+def usage(settings: Settings, tenant: str | None) -> dict[str, float]:
     """Sizes in MB (2 decimals) for the caller's scope: total, screenshots, everything else."""
     screenshots = other = 0
     for folder in visible_folders(settings, tenant):

@@ -3,8 +3,8 @@
 Why per operation: v1 zipped a whole day of screenshots of every user into each bundle. A bundle
 here holds only this request's manifest, screenshots, produced files, page sources (debug only)
 and log lines, so it can be handed to support without leaking another request's data. The request
-is copied into the manifest minus passwords, captcha keys and PINs, and every session or wizard id
-in the manifest is shortened as in logs: ids are bearer tokens and a bundle travels to support.
+is copied into the manifest minus every secret field (``emodal.redaction``), and every session or
+wizard id in the manifest is shortened as in logs: ids are bearer tokens and a bundle travels to support.
 """
 from __future__ import annotations
 
@@ -14,26 +14,18 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from emodal.operations.context import short_id
+from emodal.redaction import redact, short_id
+from emodal.timefmt import iso_utc, utc_stamp
 
-#: Bundle kinds of API_SPEC 5 (the zip name ends with the kind).
-KINDS = frozenset({"DEBUG", "PREGATE", "BOOKING", "BULK", "APPOINTMENTS", "check_appointments",
-                   "appointment_submitted", "FAILED"})
-#: Request fields never written anywhere (API_SPEC 2, 5); matched case-insensitively at any depth.
-SECRET_FIELDS = frozenset({"password", "captcha_api_key", "pin_code", "api_key", "x-api-key",
-                           "authorization", "cookie", "cookies"})
+if TYPE_CHECKING:
+    from emodal.operations.context import OperationContext
+
+#: The zip name ends with the kind its route names (API_SPEC 5: DEBUG, PREGATE, BOOKING, ...). There
+#: is no list to be missing from: any kind is made file-name safe, so a new route never fails on its bundle.
+_UNSAFE_RE = re.compile(r"[^A-Za-z0-9_]+")
 _SOURCE_TAG_RE = re.compile(r"^[a-z0-9_]{1,64}$")
-
-
-def redact(value: Any) -> Any:
-    """A copy of ``value`` with every secret field removed (dicts at any depth, lists included)."""
-    if isinstance(value, dict):
-        return {k: redact(v) for k, v in value.items() if str(k).lower() not in SECRET_FIELDS}
-    if isinstance(value, (list, tuple)):
-        return [redact(v) for v in value]
-    return value
 
 
 @dataclass
@@ -49,10 +41,8 @@ class BundleContent:
 
 def bundle_path(session_dir: Path, kind: str, when: datetime | None = None) -> Path:
     """``<session_dir>/bundles/<YYYYmmdd_HHMMSS>_<KIND>.zip`` (UTC)."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown bundle kind {kind!r}")
-    stamp = (when or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y%m%d_%H%M%S")
-    return Path(session_dir) / "bundles" / f"{stamp}_{kind}.zip"
+    safe = _UNSAFE_RE.sub("_", kind).strip("_")[:64] or "DEBUG"
+    return Path(session_dir) / "bundles" / f"{utc_stamp(when)}_{safe}.zip"
 
 
 def build_bundle(session_dir: Path, kind: str, content: BundleContent, when: datetime | None = None) -> Path:
@@ -89,8 +79,8 @@ def make_manifest(*, request_id: str, route: str, session_id: str | None, starte
         "request_id": request_id,
         "route": route,
         "session_id": session_id,
-        "started_at": _iso(started_at),
-        "ended_at": _iso(ended_at),
+        "started_at": iso_utc(started_at),
+        "ended_at": iso_utc(ended_at),
         "duration_s": round((ended_at - started_at).total_seconds(), 3),
         "outcome": outcome,
         "error_type": error_type,
@@ -99,38 +89,19 @@ def make_manifest(*, request_id: str, route: str, session_id: str | None, starte
     }
 
 
-def write_bundle(ctx: Any, *, kind: str, outcome: str, error_type: str | None,
-                 request: dict[str, Any]) -> Path:
-    """Bundle of one operation from its ``OperationContext`` (duck-typed: request_id, route,
-    session, session_dir, steps, screenshot_paths, attachments, page_sources, debug, log.lines)."""
+def write_bundle(ctx: OperationContext, *, kind: str, outcome: str, error_type: str | None) -> Path:
+    """Bundle of one operation from its ``OperationContext`` (request redacted here)."""
     now = datetime.now(timezone.utc)
     manifest = make_manifest(
         request_id=ctx.request_id, route=ctx.route, session_id=ctx.session.session_id,
-        started_at=_operation_start(ctx, now), ended_at=now, outcome=outcome, error_type=error_type,
-        steps=list(ctx.steps), request=request,
+        started_at=ctx.started_at, ended_at=now, outcome=outcome, error_type=error_type,
+        steps=list(ctx.steps), request=ctx.params,
     )
     content = BundleContent(
         manifest=manifest,
         screenshots=list(ctx.screenshot_paths),
         files=list(ctx.attachments),
         page_sources=dict(ctx.page_sources) if ctx.debug else {},
-        log_lines=list(getattr(ctx.log, "lines", [])),
+        log_lines=list(ctx.log.lines),
     )
     return build_bundle(ctx.session_dir, kind, content, now)
-
-
-def _operation_start(ctx: Any, default: datetime) -> datetime:
-    """When the operation started: its ``started_at`` if it has one, else its first step's start."""
-    started = getattr(ctx, "started_at", None)
-    if isinstance(started, datetime):
-        return started
-    if ctx.steps and ctx.steps[0].get("started_at"):
-        try:
-            return datetime.strptime(ctx.steps[0]["started_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-        except ValueError:
-            return default
-    return default
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

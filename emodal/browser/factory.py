@@ -31,7 +31,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from emodal.browser.ledger import BrowserLedger, BrowserRecord, is_same_process
-from emodal.errors import InternalError, PortalUnavailable, ShuttingDown
+from emodal.config import Settings
+from emodal.errors import InternalError, PortalUnavailable, ShuttingDown, exception_summary
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class BrowserHandle:
 class BrowserFactory:
     """Creates configured browsers and remembers the open local ones it started (for reaping)."""
 
-    def __init__(self, settings: Any, ledger: BrowserLedger | None = None) -> None:
+    def __init__(self, settings: Settings, ledger: BrowserLedger | None = None) -> None:
         self.settings = settings
         self.ledger = ledger or BrowserLedger(settings.state_dir)
         self._lock = threading.Lock()
@@ -264,7 +265,7 @@ class BrowserFactory:
             driver = webdriver.Chrome(service=service, options=opts)
         except WebDriverException as exc:
             self._forget_service(service)
-            raise PortalUnavailable("Browser could not be started", details=_short(exc)) from None
+            raise PortalUnavailable("Browser could not be started", details=exception_summary(exc)) from None
         except BaseException:
             self._forget_service(service)
             raise
@@ -286,7 +287,7 @@ class BrowserFactory:
         try:
             driver = webdriver.Remote(command_executor=self.settings.selenium_remote_url, options=opts)
         except WebDriverException as exc:
-            raise PortalUnavailable("Selenium Grid unavailable", details=_short(exc)) from None
+            raise PortalUnavailable("Selenium Grid unavailable", details=exception_summary(exc)) from None
         return self._configured(BrowserHandle(driver, root, download_dir, None, None), cdp=False)
 
     def _configured(self, handle: BrowserHandle, *, cdp: bool) -> BrowserHandle:
@@ -391,8 +392,3 @@ def reap_record(record: BrowserRecord) -> int:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return killed
-
-
-def _short(exc: BaseException) -> str:
-    text = (getattr(exc, "msg", None) or str(exc) or type(exc).__name__).strip()
-    return text.splitlines()[0][:300]

@@ -14,12 +14,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw, ImageFont
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.remote.webdriver import WebDriver
+
+from emodal.redaction import redact_url
 
 SERVICE_NAME = "E-Modal Business Operations API"
 TAG_RE = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -126,14 +127,6 @@ def format_time(when: datetime, display_timezone: str) -> str:
     local = when.astimezone(ZoneInfo(display_timezone))
     offset = local.strftime("%z") or "+0000"
     return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} (UTC{offset[:3]}:{offset[3:]})"
-
-
-def redact_url(url: str) -> str:
-    """The URL with any query/fragment replaced by ``?...`` (they may carry tokens)."""
-    parts = urlsplit(url)
-    if not (parts.query or parts.fragment):
-        return url
-    return parts._replace(query="", fragment="").geturl() + "?..."
 
 
 def shorten_middle(text: str, max_chars: int) -> str:

@@ -1,5 +1,6 @@
-"""Use cases composed from page objects: plain functions ``fn(ctx: OperationContext) -> dict``.
+"""Use cases composed from page objects: plain functions ``fn(ctx: OperationContext) -> dict | FileResult``.
 
-No Flask here. The runner (:mod:`emodal.api.business`) resolves the session, holds its lock, builds
-the :class:`~emodal.operations.context.OperationContext` and renders what the function returns.
+No Flask here. The runner (:mod:`emodal.operations.runner`) resolves the session, holds its lock,
+builds the :class:`~emodal.operations.context.OperationContext` and returns what the function
+produced as an ``OperationResult``; the HTTP layer renders it.
 """

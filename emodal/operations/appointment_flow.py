@@ -14,13 +14,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from emodal.errors import ApiError, MissingFields, PortalRejected, PortalSessionLost, PortalTimeout
 from emodal.operations.context import OperationContext
 from emodal.operations.wizard_state import WIZARD_FIELDS, WizardRecord, WizardStore
 from emodal.portal.appointment_wizard import AppointmentWizard, MoveForm, PinField, StepOutcome
+from emodal.timefmt import iso_utc
 from emodal.validation import normalize_container_number
 
 BOOKING_REFUSED = "Booking number validation failed"
@@ -68,8 +68,7 @@ class WizardRun:
         return self.record.phase
 
     def expires_at(self) -> str:
-        stamp = self.record.expires_at(self.ctx.settings.appointment_session_ttl)
-        return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso_utc(self.record.expires_at(self.ctx.settings.appointment_session_ttl))
 
     def ids(self) -> dict[str, Any]:
         """The keys every wizard-stage answer carries."""
@@ -189,7 +188,7 @@ def _advance(run: WizardRun, phase: int) -> None:
 
 def raise_refusal(run: WizardRun, error: str, **extra: Any) -> None:
     """Read and close the portal's dialog, then raise `portal_rejected` with its text."""
-    text = run.wizard.dialog_text() or ""
+    text = run.wizard.dialog_text()
     run.ctx.screenshot("portal_dialog", always=True)
     run.wizard.close_dialog()
     raise PortalRejected(error, portal_message=text, error_message=text, **extra)

@@ -28,7 +28,6 @@ HEADERS: tuple[str, ...] = (
 )
 SHEET_NAME = "Containers"
 FILE_PREFIX = "containers_scraped"
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER_FILL = "366092"
 MAX_COLUMN_WIDTH = 50
 
@@ -108,10 +107,7 @@ def list_containers(ctx: OperationContext) -> dict[str, Any] | FileResult:
     ctx.attach(path)
     total = len(grid.rows)
     if params.get("format") != "json" and not params.get("return_url"):
-        # Quoted filename exactly as API_SPEC 4.3 shows it (send_file leaves plain names unquoted).
-        return FileResult(path, path.name, mimetype=XLSX_MIMETYPE, headers={
-            "X-Total-Containers": str(total),
-            "Content-Disposition": f'attachment; filename="{path.name}"'})
+        return FileResult(path, counts={"containers": total})
     body = _summary(ctx, path, total, loaded, target)
     if params.get("format") == "json":
         body["columns"], body["containers"] = json_rows(grid)

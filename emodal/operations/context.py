@@ -11,16 +11,24 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emodal.errors import PortalTimeout
+from emodal.redaction import short_id
+from emodal.timefmt import iso_utc, utc_stamp
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+    from emodal.config import Settings
+    from emodal.portal.urls import PortalUrls
+    from emodal.sessions.session import BrowserSession
 
 _TAG_RE = re.compile(r"[^a-z0-9_]+")
-_SESSION_ID_RE = re.compile(r"\b(session|appt)_(\d+)_([A-Za-z0-9_-]{6})[A-Za-z0-9_-]+")
 
 #: ``capture(ctx, tag, container) -> Path`` writes the PNG (with overlay) under
 #: ``<session_dir>/screenshots/<request_id>/``. Injected by the runner so this module stays free of
@@ -28,29 +36,16 @@ _SESSION_ID_RE = re.compile(r"\b(session|appt)_(\d+)_([A-Za-z0-9_-]{6})[A-Za-z0-
 Capture = Callable[["OperationContext", str, "str | None"], Path]
 
 
-def short_id(text: str) -> str:
-    """Cut the random part of every session/appointment id in ``text`` to 6 chars (API_SPEC 2: full
-    ids are bearer tokens and must not appear in logs)."""
-    return _SESSION_ID_RE.sub(lambda m: f"{m.group(1)}_{m.group(2)}_{m.group(3)}…", text)
-
-
-def utc_stamp(now: datetime | None = None) -> str:
-    """File-name timestamp, UTC ``YYYYmmdd_HHMMSS`` (API_SPEC 1.6)."""
-    return (now or datetime.now(timezone.utc)).strftime("%Y%m%d_%H%M%S")
-
-
 @dataclass(frozen=True)
 class FileResult:
-    """An operation result answered as a file body (e.g. the xlsx of /get_containers in file mode).
+    """An operation's answer that is a file (the workbook of /get_containers in file mode).
 
-    ``headers`` are added to the response (``X-Total-Containers``...); the runner adds
-    ``X-Session-Id``, ``X-Is-New-Session`` and ``X-File-Url``. ``mimetype`` defaults from the suffix.
+    Data only: the file and its counts (``{"containers": 52}``). The HTTP layer turns them into a
+    file body with its headers; a job would keep the file URL instead.
     """
 
     path: Path
-    download_name: str
-    headers: dict[str, str] = field(default_factory=dict)
-    mimetype: str | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
 
 
 class OperationLog(logging.LoggerAdapter):
@@ -85,9 +80,9 @@ class OperationContext:
     from the session each time because a re-login may replace the browser under the same session.
     """
 
-    settings: Any
-    urls: Any
-    session: Any
+    settings: Settings
+    urls: PortalUrls
+    session: BrowserSession
     request_id: str
     route: str
     params: dict[str, Any]
@@ -110,7 +105,7 @@ class OperationContext:
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
-    def driver(self) -> Any:
+    def driver(self) -> WebDriver:
         self.browser_used = True
         return self.session.driver
 
@@ -167,7 +162,7 @@ class OperationContext:
     def step(self, name: str) -> Iterator[None]:
         """Record a named step with its duration (bundle manifest) and log its progress."""
         started = time.monotonic()
-        record: dict[str, Any] = {"name": name, "started_at": _iso_now(), "outcome": "running"}
+        record: dict[str, Any] = {"name": name, "started_at": iso_utc(time.time()), "outcome": "running"}
         self.steps.append(record)
         self.log.info("step %s started", name)
         try:
@@ -181,11 +176,6 @@ class OperationContext:
         finally:
             record["duration_s"] = round(time.monotonic() - started, 3)
             self.log.info("step %s %s in %.2fs", name, record["outcome"], record["duration_s"])
-            recorder = getattr(self.session, "record_url", None)
-            if recorder is not None and self.browser_used:
+            if self.browser_used:
                 with contextlib.suppress(Exception):  # a dead browser must not mask the real error
-                    recorder()
-
-
-def _iso_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                    self.session.record_url()

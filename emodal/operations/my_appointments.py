@@ -16,7 +16,6 @@ from emodal.portal.my_appointments import AppointmentRows, MyAppointmentsPage
 from emodal.portal.scrolling import ScrollLimits
 
 FILE_PREFIX = "appointments"
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def get_appointments(ctx: OperationContext) -> dict[str, Any] | FileResult:
@@ -64,8 +63,7 @@ def get_appointments(ctx: OperationContext) -> dict[str, Any] | FileResult:
         shutil.move(str(downloaded), path)
     ctx.attach(path)
     if params.get("format") == "xlsx":
-        return FileResult(path, path.name, headers={"X-Total-Appointments": str(selected)},
-                          mimetype=XLSX_MIMETYPE)
+        return FileResult(path, counts={"appointments": selected})
     body.update(selected_count=selected, **ctx.file_urls(path), file_name=path.name,
                 file_size=path.stat().st_size)
     return _with_rows(body, rows, selected, params)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable
+from typing import Callable
 
 from emodal.browser.factory import BROWSER_ERRORS, BrowserFactory, BrowserHandle
 from emodal.captcha.client import CaptchaClient
+from emodal.config import Settings
 from emodal.errors import InvalidCredentials, PortalTimeout, PortalUnavailable
 from emodal.portal.health import PageState
 from emodal.portal.login import LoginPage, LoginPageReturned
@@ -33,7 +34,7 @@ class LoginFlow:
     :class:`CaptchaClient` for ``CAPTCHA_SERVICE_URL`` with ``CAPTCHA_TIMEOUT`` and the poll interval.
     """
 
-    def __init__(self, settings: Any, factory: BrowserFactory, *,
+    def __init__(self, settings: Settings, factory: BrowserFactory, *,
                  captcha_client_factory: CaptchaClientFactory | None = None,
                  cancel: threading.Event | None = None) -> None:
         self.settings = settings

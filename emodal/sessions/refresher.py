@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
+from emodal.config import Settings
 from emodal.errors import ApiError, SessionBusy, SessionNotFound, ShuttingDown
 from emodal.sessions.registry import SessionRegistry
 from emodal.sessions.session import BrowserSession, SessionState
@@ -28,7 +28,7 @@ MAX_BACKOFF_SECONDS = 900.0
 class Refresher:
     """``start()`` / ``stop()`` with the app; ``tick()`` is one synchronous pass (tests call it)."""
 
-    def __init__(self, registry: SessionRegistry, settings: Any) -> None:
+    def __init__(self, registry: SessionRegistry, settings: Settings) -> None:
         self.registry = registry
         self.settings = settings
         self.last_tick: float | None = None

@@ -9,7 +9,7 @@ Concurrency design, the reason this module exists as one piece:
   single flight (concurrent identical credentials find it and wait on ``login_done``) and makes
   ``MAX_SESSIONS`` count logins in progress;
 - at most ``MAX_CONCURRENT_LOGINS`` logins (first logins and re-logins) run at once.
-The public API is documented in ``emodal/sessions/__init__.py``.
+Callers use it through ``emodal.sessions.protocol.Registry``; each method below states its contract.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import logging
 import secrets
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from emodal.browser.factory import BROWSER_ERRORS, QUIT_TIMEOUT, BrowserFactory, BrowserHandle
 from emodal.errors import (
@@ -27,7 +27,6 @@ from emodal.errors import (
     CaptchaZeroBalance,
     CapacityExhausted,
     InvalidCredentials,
-    MissingFields,
     PortalTimeout,
     PortalUnavailable,
     SessionBusy,
@@ -39,12 +38,14 @@ from emodal.portal.health import PageState
 from emodal.portal.urls import PortalUrls
 from emodal.sessions.credentials import Credentials, credentials_key
 from emodal.sessions.login_flow import LoginFlow
-from emodal.sessions.session import IDLE_STATES, BrowserSession, SessionState, iso_utc
+from emodal.sessions.session import IDLE_STATES, BrowserSession, SessionState
 from emodal.sessions.stats import RegistryStats
+from emodal.timefmt import iso_utc
+
+if TYPE_CHECKING:
+    from emodal.config import Settings
 
 log = logging.getLogger(__name__)
-
-MISSING_CREDENTIALS = ("username", "password", "captcha_api_key")
 
 
 def new_session_id() -> str:
@@ -55,7 +56,7 @@ def new_session_id() -> str:
 class SessionRegistry:
     """All live sessions of this process. Thread-safe; see the module docstring."""
 
-    def __init__(self, settings: Any, browser_factory: BrowserFactory, login_flow: LoginFlow) -> None:
+    def __init__(self, settings: Settings, browser_factory: BrowserFactory, login_flow: LoginFlow) -> None:
         self.settings = settings
         self.factory = browser_factory
         self.login_flow = login_flow
@@ -77,7 +78,14 @@ class SessionRegistry:
     # --- resolution (API_SPEC 3.3) ------------------------------------------------------------------
     def resolve(self, tenant: str, session_id: str | None, credentials: Credentials | None, *,
                 keep_alive: bool, promote: bool) -> tuple[BrowserSession, bool]:
-        """Find or create the session a business request runs under; see the package docstring.
+        """Find or create the session a call runs under (API_SPEC 3.3, 3.4): ``(session, is_new)``.
+
+        ``session_id`` and ``credentials`` may each be ``None``, not both (the caller validates its
+        request first). Raises ``SessionNotFound`` (id unusable, no credentials),
+        ``CapacityExhausted``, ``ShuttingDown`` and every login error. A new session is logged in
+        before this returns; concurrent identical credentials share that login (the waiters get
+        ``is_new=False``). ``keep_alive``: kind of a session this call creates; ``promote``: make a
+        matched regular session keep-alive. Matching credentials replace the stored captcha key.
 
         The session comes back *pinned* to the calling thread: neither eviction nor expiry closes
         it before this thread's ``acquire`` takes its lock (or :meth:`release` drops the pin), so a
@@ -98,10 +106,8 @@ class SessionRegistry:
             if credentials is None:
                 raise SessionNotFound()
         if credentials is None or key is None:
-            raise MissingFields(
-                "Missing required fields: username, password, captcha_api_key (or valid session_id)",
-                details={"missing": list(MISSING_CREDENTIALS)},
-            )
+            # The caller validates its request (a session id or credentials) before resolving.
+            raise ValueError("resolve needs a session_id or credentials")
         with self._lock:
             if self._shutting_down:
                 raise ShuttingDown()

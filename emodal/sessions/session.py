@@ -9,12 +9,13 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emodal.portal.urls import strip_query
+from emodal.redaction import short_id
 from emodal.sessions.credentials import Credentials
+from emodal.timefmt import iso_utc
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -38,13 +39,6 @@ class SessionState(str, enum.Enum):
 
 #: States in which nobody drives the browser: eviction candidates when their lock is free.
 IDLE_STATES = frozenset({SessionState.READY, SessionState.LOGGED_OUT, SessionState.NEEDS_ATTENTION})
-
-
-def iso_utc(epoch: float | None) -> str | None:
-    """API_SPEC 1.6 timestamp (``2025-11-24T19:25:45Z``) or ``None``."""
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class BrowserSession:
@@ -98,8 +92,7 @@ class BrowserSession:
     @property
     def short_id(self) -> str:
         """The id with its random part cut to 6 characters, for logs (API_SPEC 2: ids are bearer tokens)."""
-        head, _, token = self.session_id.rpartition("_")
-        return f"{head}_{token[:6]}"
+        return short_id(self.session_id)
 
     @property
     def driver(self) -> WebDriver:

@@ -11,7 +11,8 @@ import time
 from collections import Counter
 from typing import Any, Iterable
 
-from emodal.sessions.session import BrowserSession, SessionState, iso_utc
+from emodal.sessions.session import BrowserSession, SessionState
+from emodal.timefmt import iso_utc
 
 #: Failures that are the caller's own mistake and say nothing about the portal's health.
 CALLER_ERRORS = frozenset({"invalid_credentials", "captcha_key_invalid", "captcha_zero_balance"})
@@ -39,7 +40,10 @@ class RegistryStats:
                 self._portal.update(status="error", last_error_type=error_type)
 
     def summary(self, sessions: Iterable[BrowserSession], max_sessions: int, captcha_solves: int) -> dict[str, Any]:
-        """The ``stats()`` dict documented in ``emodal/sessions/__init__.py``."""
+        """``registry.stats()``: ``active_sessions``, ``max_sessions``, ``persistent_sessions``,
+        ``busy_sessions``, ``logins_in_progress``, ``by_kind_state`` (``{kind: {state: n}}``),
+        ``counters`` (logins and refreshes by result, captcha_solves, evictions, recoveries...) and
+        ``portal`` (``status``, ``last_success_at``, ``last_error_type``)."""
         sessions = list(sessions)
         logging_in = {SessionState.LOGGING_IN, SessionState.RELOGGING}
         by_kind_state: dict[str, dict[str, int]] = {"keep_alive": {}, "regular": {}}

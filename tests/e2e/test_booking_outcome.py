@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from emodal.api import business
+from emodal.operations import runner
 
 pytestmark = pytest.mark.browser
 
@@ -100,14 +100,14 @@ def test_disk_error_on_the_confirmation_screenshot(make_service: Any, credential
     service = make_service()
     booking = checked_booking(service, credentials, move_type="DROP EMPTY", container_id="SEGU1200126")
     before = len(appointments(sandbox))
-    real_capture = business._capture
+    real_capture = runner._capture
 
     def disk_full_at_confirmation(ctx: Any, tag: str, container: str | None) -> Any:
         if tag == "confirmation":
             raise OSError(28, "No space left on device")
         return real_capture(ctx, tag, container)
 
-    monkeypatch.setattr(business, "_capture", disk_full_at_confirmation)
+    monkeypatch.setattr(runner, "_capture", disk_full_at_confirmation)
     response = book(service, booking, "disk-1")
     assert_outcome_unknown(response)
     assert len(appointments(sandbox)) == before + 1  # the portal did book: a retry would book twice

@@ -15,10 +15,6 @@ LISTED_KEYS = {"session_id", "username", "keep_alive", "state", "busy", "current
 pytestmark = pytest.mark.browser
 
 
-def has_route(client, path: str) -> bool:
-    return path in client.get("/openapi.json").json()["paths"]
-
-
 def close_sessions_of(client, username: str) -> None:
     for s in client.get("/sessions").json()["sessions"]:
         if s["username"] == username:
@@ -67,8 +63,6 @@ def test_sessions_listing_has_no_secrets(client, jdoe_session):
 
 # --- reuse by id on a business route, files ------------------------------------------------------------
 def test_reuse_by_id_with_debug_serves_screenshots_and_bundle(client, jdoe_session):
-    if not has_route(client, "/get_booking_number"):
-        pytest.skip("/get_booking_number not present")
     response = client.post("/get_booking_number", json={"session_id": jdoe_session["session_id"],
                                                         "container_id": "TRHU4000040", "debug": True})
     body = response.json()
@@ -85,8 +79,6 @@ def test_reuse_by_id_with_debug_serves_screenshots_and_bundle(client, jdoe_sessi
 
 
 def test_failure_after_resolution_names_the_session_and_has_a_screenshot(client, jdoe_session):
-    if not has_route(client, "/get_container_timeline"):
-        pytest.skip("/get_container_timeline not present")
     response = client.post("/get_container_timeline", json={"session_id": jdoe_session["session_id"],
                                                             "container_id": "MSCU5165756"})
     body = response.json()
@@ -99,21 +91,19 @@ def test_failure_after_resolution_names_the_session_and_has_a_screenshot(client,
 # --- items 20-22, 35: static errors before any browser ------------------------------------------------
 def test_static_errors_of_v1_clients(client, service, jdoe_session, credentials):
     before = len(service.registry.list())
-    if has_route(client, "/get_booking_number"):
-        r = client.post("/get_booking_number", json={"session_id": jdoe_session["session_id"]})
-        assert r.status_code == 400 and r.json()["error_type"] == "missing_fields"
-        r = client.post("/get_booking_number", json={"session_id": "invalid_session_123", "container_id": "MSCU5165756"})
-        assert r.status_code == 400 and r.json()["error"] == "Invalid or expired session_id"
-        assert r.json()["error_type"] == "session_not_found"
-        r = client.post("/get_booking_number", data="not json")
-        assert r.status_code == 400 and r.json()["error_type"] == "invalid_json"
-    if has_route(client, "/make_appointment"):
-        r = client.post("/make_appointment", json={**credentials("jdoe"), "keep_browser_alive": True,
-                                                   "capture_screens": True, "screens_label": "jdoe",
-                                                   "return_url": True})
-        assert r.status_code == 400 and r.json()["error"] == (
-            "Missing required fields: trucking_company, terminal, move_type, container_id, truck_plate, "
-            "appointment_time")
+    r = client.post("/get_booking_number", json={"session_id": jdoe_session["session_id"]})
+    assert r.status_code == 400 and r.json()["error_type"] == "missing_fields"
+    r = client.post("/get_booking_number", json={"session_id": "invalid_session_123", "container_id": "MSCU5165756"})
+    assert r.status_code == 400 and r.json()["error"] == "Invalid or expired session_id"
+    assert r.json()["error_type"] == "session_not_found"
+    r = client.post("/get_booking_number", data="not json")
+    assert r.status_code == 400 and r.json()["error_type"] == "invalid_json"
+    r = client.post("/make_appointment", json={**credentials("jdoe"), "keep_browser_alive": True,
+                                               "capture_screens": True, "screens_label": "jdoe",
+                                               "return_url": True})
+    assert r.status_code == 400 and r.json()["error"] == (
+        "Missing required fields: trucking_company, terminal, move_type, container_id, truck_plate, "
+        "appointment_time")
     assert len(service.registry.list()) == before
 
 
@@ -175,8 +165,6 @@ def test_shutdown_closes_every_browser(make_service, credentials):
 
 # --- 3.6: a lapsed portal login is re-established under the same id ---------------------------------
 def test_lapsed_portal_login_is_recovered_in_place(client, sandbox, jdoe_session):
-    if not has_route(client, "/get_booking_number"):
-        pytest.skip("/get_booking_number not present")
     sandbox.admin.logout("jdoe")
     response = client.post("/get_booking_number", json={"session_id": jdoe_session["session_id"],
                                                         "container_id": "TRHU4000040"})

@@ -1,8 +1,9 @@
-"""A browser-free stand-in for ``SessionRegistry`` for unit tests of the HTTP layer.
+"""A browser-free stand-in for ``SessionRegistry`` for unit tests of the HTTP layer and the runner.
 
-Only the registry methods the routes and the runner call are implemented; sessions are plain
-objects with the attributes ``describe`` and the runner need. "Logging in" just creates an entry,
-so the runner's logic (envelope, retry, failure records) is tested without a browser.
+It implements the ``emodal.sessions.protocol.Registry`` interface (tests/unit/test_registry_protocol.py
+checks both it and the real registry against it); sessions are plain objects with the attributes
+``describe`` and the runner need. "Logging in" just creates an entry, so the runner's logic
+(envelope, retry, failure records) is tested without a browser.
 """
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import contextlib
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from emodal.errors import SessionNotFound
+from emodal.redaction import short_id
 
 
 class FakeSession:
@@ -22,6 +24,7 @@ class FakeSession:
         self.created_at = self.last_used = time.time()
         self.closed = False
         self.driver = object()  # never driven: operations in unit tests do not touch it
+        self.handle = None
         self.errors: list[str] = []
 
     def session_dir(self, downloads_dir) -> Path:
@@ -30,13 +33,16 @@ class FakeSession:
     def record_error(self, error_type: str) -> None:
         self.errors.append(error_type)
 
+    def record_url(self) -> None:
+        pass
+
     @property
     def busy(self) -> bool:
         return self.lock.locked()
 
     @property
     def short_id(self) -> str:
-        return self.session_id[:-10]
+        return short_id(self.session_id)
 
     def describe(self, session_timeout: float, *, owner: bool = False) -> dict[str, Any]:
         out = {"session_id": self.session_id, "username": self.username, "keep_alive": self.keep_alive,
@@ -64,7 +70,8 @@ class FakeRegistry:
     def list(self, tenant: str | None = None) -> list[FakeSession]:
         return [s for s in self.sessions.values() if tenant is None or s.tenant == tenant]
 
-    def resolve(self, tenant, session_id, credentials, *, keep_alive, promote):
+    def resolve(self, tenant: str, session_id: str | None, credentials: Any, *, keep_alive: bool,
+                promote: bool) -> tuple[FakeSession, bool]:
         self.resolve_calls.append((tenant, session_id, credentials, keep_alive, promote))
         session = self.get(tenant, session_id) if session_id else None
         if session is not None and credentials is None:
@@ -75,27 +82,36 @@ class FakeRegistry:
         return session, True
 
     @contextlib.contextmanager
-    def acquire(self, session, route, request_id, timeout=None):
+    def acquire(self, session: FakeSession, route: str, request_id: str | None, timeout: float | None = None,
+                *, touch: bool = True) -> Iterator[FakeSession]:
         with session.lock:
-            yield
+            yield session
 
-    def release(self, session=None) -> None:
+    def release(self, session: FakeSession | None = None) -> None:
         pass
 
-    def ensure_healthy(self, session) -> bool:
+    def ensure_healthy(self, session: FakeSession) -> bool:
         return False
 
-    def relogin(self, session) -> None:
+    def relogin(self, session: FakeSession) -> None:
         self.relogins += 1
 
-    def close(self, tenant, session_id) -> None:
+    def close(self, tenant: str | None, session_id: str) -> None:
         if self.get(tenant, session_id) is None:
             raise SessionNotFound("Session not found")
         self.sessions.pop(session_id).closed = True
 
-    def close_all(self, grace=None) -> int:
+    def close_all(self, grace: float | None = None) -> int:
         self.closed_all = True
         return len(self.sessions)
+
+    def emergency_close_all(self) -> int:
+        closed = len(self.sessions)
+        self.sessions.clear()
+        return closed
+
+    def reap_orphans(self) -> int:
+        return 0
 
     def stats(self) -> dict[str, Any]:
         return {"active_sessions": len(self.sessions), "persistent_sessions": len(self.sessions),

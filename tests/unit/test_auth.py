@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from emodal.api.auth import OPEN_MODE_LOG, fingerprint
+from emodal.api.auth import OPEN_MODE_LOG, tenant_id
 from emodal.app import shutdown
 from tests.unit.fake_registry import make_app
 
@@ -19,8 +19,8 @@ def keyed(tmp_path):
 
 
 def test_fingerprint_is_16_hex_of_sha256():
-    assert fingerprint(KEY) == hashlib.sha256(KEY.encode()).hexdigest()[:16]
-    assert fingerprint(KEY) != fingerprint(OTHER)
+    assert tenant_id(KEY) == hashlib.sha256(KEY.encode()).hexdigest()[:16]
+    assert tenant_id(KEY) != tenant_id(OTHER)
 
 
 def test_every_route_but_health_needs_a_key(keyed):
@@ -47,15 +47,15 @@ def test_key_via_header_or_bearer_and_conflicts(keyed):
 
 def test_sessions_are_scoped_to_the_key_and_admin_sees_all(keyed):
     client, registry = keyed
-    registry.add("session_1_mine", fingerprint(KEY))
-    registry.add("session_2_theirs", fingerprint(OTHER))
+    registry.add("session_1_mine", tenant_id(KEY))
+    registry.add("session_2_theirs", tenant_id(OTHER))
     mine = client.get("/sessions", headers={"X-API-Key": KEY}).json
     assert [s["session_id"] for s in mine["sessions"]] == ["session_1_mine"]
     assert "owner" not in mine["sessions"][0]
     assert client.get("/sessions/session_2_theirs", headers={"X-API-Key": KEY}).status_code == 404
     assert client.delete("/sessions/session_2_theirs", headers={"X-API-Key": KEY}).status_code == 404
     everything = client.get("/sessions", headers={"X-API-Key": ADMIN}).json
-    assert {s["owner"] for s in everything["sessions"]} == {fingerprint(KEY), fingerprint(OTHER)}
+    assert {s["owner"] for s in everything["sessions"]} == {tenant_id(KEY), tenant_id(OTHER)}
 
 
 def test_admin_routes_need_an_admin_key(keyed):

@@ -7,17 +7,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
-from emodal.browser.bundles import BundleContent, build_bundle, bundle_path, redact, write_bundle
+from emodal.browser.bundles import BundleContent, build_bundle, bundle_path, write_bundle
 
 WHEN = datetime(2025, 11, 24, 19, 34, 12, tzinfo=timezone.utc)
-
-
-def test_redact_removes_secrets_at_any_depth() -> None:
-    request = {"username": "jdoe", "password": "pw", "captcha_api_key": "k", "pin_code": "1234",
-               "items": [{"PIN_CODE": "9", "container_id": "MSCU5165756"}], "nested": {"Password": "x", "ok": 1}}
-    assert redact(request) == {"username": "jdoe", "items": [{"container_id": "MSCU5165756"}], "nested": {"ok": 1}}
 
 
 def test_bundle_layout_and_manifest(tmp_path: Path) -> None:
@@ -39,21 +31,21 @@ def test_bundle_layout_and_manifest(tmp_path: Path) -> None:
     assert build_bundle(tmp_path / "session_1_x", "DEBUG", content, WHEN).name == "20251124_193412_DEBUG_2.zip"
 
 
-def test_unknown_kind_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
-        bundle_path(tmp_path, "debug")
+def test_a_kind_outside_the_spec_list_gets_a_safe_name_not_an_error(tmp_path: Path) -> None:
+    """A new route's kind must never turn a ``debug: true`` call into a 500 (issue 9)."""
+    assert bundle_path(tmp_path, "debug", WHEN).name == "20251124_193412_debug.zip"
+    assert bundle_path(tmp_path, "../new route", WHEN) == tmp_path / "bundles" / "20251124_193412_new_route.zip"
 
 
 def test_write_bundle_from_an_operation_context(tmp_path: Path) -> None:
     ctx = SimpleNamespace(
         request_id="req_1", route="/get_containers", session=SimpleNamespace(session_id="session_1_abc"),
-        session_dir=tmp_path, steps=[{"name": "open", "started_at": (datetime.now(timezone.utc) - timedelta(seconds=5))
-                                      .strftime("%Y-%m-%dT%H:%M:%SZ"), "duration_s": 1.0}],
+        session_dir=tmp_path, started_at=datetime.now(timezone.utc) - timedelta(seconds=5),
+        steps=[{"name": "open", "duration_s": 1.0}], params={"password": "pw", "target_count": 5},
         screenshot_paths=[], attachments=[], page_sources={"x": "<html>"}, debug=False,
         log=SimpleNamespace(lines=["hello"]),
     )
-    path = write_bundle(ctx, kind="FAILED", outcome="failure", error_type="portal_timeout",
-                        request={"password": "pw", "target_count": 5})
+    path = write_bundle(ctx, kind="FAILED", outcome="failure", error_type="portal_timeout")
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
         manifest = json.loads(zf.read("manifest.json"))
@@ -69,10 +61,10 @@ def test_manifest_never_holds_a_whole_session_id(tmp_path: Path) -> None:
     sid = "session_1764012345_JpJZ6krlXaZW5RhloZfgWg"
     appt = "appt_1764012600_Jv5BqLbqkUoZPEkY5fCIcg"
     ctx = SimpleNamespace(request_id="req_1", route="/make_appointment", session=SimpleNamespace(session_id=sid),
-                          session_dir=tmp_path, steps=[], screenshot_paths=[], attachments=[], page_sources={},
-                          debug=False, log=SimpleNamespace(lines=[]))
-    path = write_bundle(ctx, kind="FAILED", outcome="failure", error_type="portal_timeout",
-                        request={"session_id": sid, "appointment_session_id": appt, "terminal": "TTI"})
+                          session_dir=tmp_path, started_at=WHEN, steps=[], screenshot_paths=[], attachments=[],
+                          page_sources={}, debug=False, log=SimpleNamespace(lines=[]),
+                          params={"session_id": sid, "appointment_session_id": appt, "terminal": "TTI"})
+    path = write_bundle(ctx, kind="FAILED", outcome="failure", error_type="portal_timeout")
     with zipfile.ZipFile(path) as zf:
         text = zf.read("manifest.json").decode()
     manifest = json.loads(text)

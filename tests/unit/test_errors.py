@@ -31,3 +31,21 @@ def test_message_is_also_a_body_key():
     err = errors.PortalTimeout("No confirmation", message="Check /get_appointments before retrying")
     assert err.body()["error"] == "No confirmation"
     assert err.body()["message"] == "Check /get_appointments before retrying"
+
+
+def test_error_types_are_exactly_the_codes_of_the_classes():
+    assert set(errors.ERROR_TYPES) == {c.error_type for c in _classes()}
+    assert len(errors.ERROR_TYPES) == len(set(errors.ERROR_TYPES))
+
+
+def test_a_refused_captcha_is_not_a_wrong_password():
+    """A re-login closes the session on ``InvalidCredentials`` only; a refused token keeps it."""
+    assert not issubclass(errors.RecaptchaFailed, errors.InvalidCredentials)
+    assert errors.RecaptchaFailed.status == errors.InvalidCredentials.status == 401
+    assert not hasattr(errors, "LoginFailed")
+
+
+def test_exception_summary_is_the_first_line_only():
+    assert errors.exception_summary(RuntimeError("chrome not reachable\n  (Session info: ...)")) == \
+        "chrome not reachable"
+    assert errors.exception_summary(KeyError()) == "KeyError"

@@ -3,9 +3,9 @@ import os
 
 import pytest
 
-from emodal.api.auth import fingerprint
-from emodal.api.files import ensure_session_folder
+from emodal.api.auth import tenant_id
 from emodal.app import shutdown
+from emodal.sessions.folders import ensure_session_folder
 from tests.unit.fake_registry import make_app
 
 KEY, OTHER = "k" * 32, "o" * 32
@@ -16,7 +16,7 @@ SID = "session_1764012345_JpJZ6krlXaZW5RhloZfgWg"
 def env(tmp_path):
     app, _ = make_app(tmp_path, emodal_api_keys=(KEY, OTHER))
     settings = app.extensions["emodal_settings"]
-    folder = ensure_session_folder(settings, SID, fingerprint(KEY))
+    folder = ensure_session_folder(settings, SID, tenant_id(KEY))
     (folder / "screenshots" / "req_1").mkdir(parents=True)
     (folder / "screenshots" / "req_1" / "a_failure.png").write_bytes(b"\x89PNG fake")
     (folder / "containers_scraped_20251124_193000.xlsx").write_bytes(b"PK xlsx")

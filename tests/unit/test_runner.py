@@ -1,5 +1,5 @@
-"""The business runner (emodal.api.business.execute) over a fake registry: envelope, retry rules,
-failure records and file bodies, without a browser."""
+"""The operation runner (emodal.operations.runner) behind the HTTP layer (emodal.api.business), over a
+fake registry: envelope, retry rules, failure records and file bodies, without a browser."""
 from pathlib import Path
 
 import pytest
@@ -9,9 +9,13 @@ from selenium.common.exceptions import WebDriverException
 from emodal.api import business
 from emodal.api.schemas import BusinessRequest, Container
 from emodal.app import shutdown
+from emodal.config import Settings
 from emodal.errors import ContainerNotFound, PortalRejected, PortalSessionLost, PortalTimeout
+from emodal.operations import runner as runner_module
 from emodal.operations.context import FileResult
-from tests.unit.fake_registry import make_app
+from emodal.operations.runner import OperationRunner, SessionRef
+from emodal.sessions.credentials import Credentials
+from tests.unit.fake_registry import FakeRegistry, make_app
 
 
 class OpRequest(BusinessRequest):
@@ -33,15 +37,14 @@ def run(tmp_path, monkeypatch):
         shots.append(tag)
         return path
 
-    def fake_bundle(ctx, *, kind, outcome, error_type, request):
-        assert "password" not in request and "captcha_api_key" not in request
+    def fake_bundle(ctx, *, kind, outcome, error_type):
         path = ctx.session_dir / "bundles" / f"x_{kind}.zip"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"PK")
         return path
 
-    monkeypatch.setattr(business, "_capture", fake_capture)
-    monkeypatch.setattr(business, "write_bundle", fake_bundle)
+    monkeypatch.setattr(runner_module, "_capture", fake_capture)
+    monkeypatch.setattr(runner_module, "write_bundle", fake_bundle)
     holder = {}
     bp = Blueprint("test_runner", __name__)
 
@@ -182,7 +185,7 @@ def test_a_failing_bundle_after_submit_is_outcome_unknown_too(run, monkeypatch):
     def no_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(business, "write_bundle", no_disk)
+    monkeypatch.setattr(runner_module, "write_bundle", no_disk)
     r = run(operation, {**CREDS, "container_id": "MSCU5165756", "debug": True})
     assert r.status_code == 504 and r.json["outcome"] == "unknown"
 
@@ -210,16 +213,66 @@ def test_file_result_has_session_headers(run):
     def operation(ctx):
         path = ctx.new_file("containers_scraped", ".xlsx")
         path.write_bytes(b"PK workbook")
-        return FileResult(path, path.name, {"X-Total-Containers": "3"})
+        return FileResult(path, counts={"containers": 3})
 
     r = run(operation, {**CREDS, "container_id": "MSCU5165756"})
     assert r.status_code == 200 and r.data == b"PK workbook"
     assert r.headers["X-Session-Id"].startswith("session_") and r.headers["X-Is-New-Session"] == "true"
     assert r.headers["X-Total-Containers"] == "3" and "/files/session_" in r.headers["X-File-Url"]
-    assert r.headers["Content-Disposition"].startswith("attachment; filename=containers_scraped_")
+    assert r.headers["Content-Disposition"].startswith('attachment; filename="containers_scraped_')
+    assert r.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def test_validation_happens_before_the_session(run):
     r = run(lambda ctx: {}, {**CREDS, "container_id": "MSCU5165757"})
     assert r.status_code == 400 and r.json["error_type"] == "invalid_container_number"
     assert run.registry.resolve_calls == [] and "session_id" not in r.json
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.lock_waits: list[str] = []
+        self.recoveries: list[str] = []
+
+    def observe_lock_wait(self, route: str, seconds: float) -> None:
+        self.lock_waits.append(route)
+
+    def count_recovery(self, route: str) -> None:
+        self.recoveries.append(route)
+
+
+def test_the_runner_needs_no_http_request(tmp_path):
+    """A job calls the same runner as a route: no Flask app or request context around it."""
+    registry, metrics = FakeRegistry(), _Metrics()
+    runner = OperationRunner(Settings.from_env({}, downloads_dir=tmp_path), registry, metrics)
+    attempts, seen = [], []
+
+    def operation(ctx):
+        attempts.append(ctx.route)
+        if len(attempts) == 1:
+            raise PortalSessionLost()
+        path = ctx.new_file("containers_scraped", ".xlsx")
+        path.write_bytes(b"PK")
+        return FileResult(path, counts={"containers": 1})
+
+    ref = SessionRef(credentials=Credentials("jdoe", "pw", "key"))
+    result = runner.run("tenant", ref, operation, {"debug": False}, request_id="job_1", route="job:get_containers",
+                        base_url="http://svc", on_session=lambda s, new: seen.append((s.session_id, new)))
+    assert result.is_new and result.recovered and result.file is not None and result.file.counts == {"containers": 1}
+    assert result.file_url.startswith("http://svc/files/session_") and result.data == {}
+    assert seen == [(result.session_id, True)] and (tmp_path / result.session_id / ".owner").read_text() == "tenant"
+    assert metrics.lock_waits == ["job:get_containers"] and metrics.recoveries == ["job:get_containers"]
+
+
+def test_a_session_ref_needs_an_id_or_credentials():
+    with pytest.raises(ValueError):
+        SessionRef()
+
+
+def test_a_new_route_with_debug_gets_its_bundle_not_a_500(tmp_path):
+    """Bundle kinds are no whitelist: a kind nobody listed still writes its bundle (issue 9)."""
+    runner = OperationRunner(Settings.from_env({}, downloads_dir=tmp_path), FakeRegistry(), _Metrics())
+    ref = SessionRef(credentials=Credentials("jdoe", "pw", "key"))
+    result = runner.run("tenant", ref, lambda ctx: {"ok": True}, {"debug": True}, request_id="req_1",
+                        route="/a_new_route", base_url="http://svc", bundle_kind="a_new_route")
+    assert result.data == {"ok": True} and result.bundle["debug_bundle_url"].endswith("_a_new_route.zip")

@@ -6,7 +6,7 @@ import pytest
 from pydantic import create_model
 
 from emodal.api.schemas import (AbsentValues, Bool, BusinessRequest, Choice, Container, ContainerList, DateText,
-                                Int, RequestModel, RequiredIf, Str, missing_fields_error, parse, redact)
+                                Int, RequestModel, RequiredIf, Str, missing_fields_error, parse)
 from emodal.config import Settings
 from emodal.errors import InvalidContainerNumber, InvalidField, MissingFields
 
@@ -156,7 +156,3 @@ def test_date_kind_and_absent_values():
         one(DateText, "25.11.2025")
     m = model(own_chassis=(Annotated[Bool, AbsentValues("ignore")] | None, None))
     assert parse(m, {"own_chassis": "IGNORE"}, SETTINGS)["own_chassis"] is None
-
-
-def test_redact_drops_secrets():
-    assert redact({"password": "p", "captcha_api_key": "k", "pin_code": "1", "terminal": "T"}) == {"terminal": "T"}

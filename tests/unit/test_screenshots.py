@@ -14,7 +14,6 @@ from emodal.browser.screenshots import (
     annotate,
     format_time,
     overlay_lines,
-    redact_url,
     screenshot_path,
     shorten_middle,
 )
@@ -48,12 +47,6 @@ def test_lines_in_spec_order_with_optional_lines() -> None:
         "/make_appointment / before_submit / r1 / annotated by E-Modal Business Operations API",
     ]
     assert len(overlay_lines(INFO, "https://ecp2.emodal.com/containers", WHEN, "UTC")) == 4
-
-
-def test_url_query_and_fragment_are_hidden() -> None:
-    assert redact_url("https://a.example/p?token=1") == "https://a.example/p?..."
-    assert redact_url("https://a.example/p#frag") == "https://a.example/p?..."
-    assert redact_url("https://a.example/p") == "https://a.example/p"
 
 
 def test_shorten_middle_keeps_both_ends() -> None:

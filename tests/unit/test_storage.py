@@ -11,8 +11,9 @@ from types import SimpleNamespace
 import pytest
 
 from emodal.api import storage
-from emodal.api.files import ensure_session_folder, folder_owner, resolve_served_file
+from emodal.api.files import resolve_served_file
 from emodal.config import Settings
+from emodal.sessions.folders import ensure_session_folder, folder_owner
 
 SID = "session_1764012345_JpJZ6krlXaZW5RhloZfgWg"
 TENANT = "tenant-x"
