@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +28,6 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the environment variable."""
 
 
-def _secret_factory() -> bytes:
-    # Random per start (API_SPEC 3.11): sessions do not survive a restart anyway.
-    return secrets.token_bytes(32)
-
-
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of the service with its documented default (README table = API_SPEC 3.11)."""
@@ -47,7 +41,9 @@ class Settings:
     trusted_proxy_hops: int = 0
     emodal_api_keys: tuple[str, ...] = ()
     emodal_admin_keys: tuple[str, ...] = ()
-    session_secret: bytes = field(default_factory=_secret_factory, repr=False)
+    #: ``None`` = generated once and kept (sealed) in the state store, so credential matching and
+    #: idempotency fingerprints survive restarts (issue 10); ``create_app`` resolves it.
+    session_secret: bytes | None = field(default=None, repr=False)
     max_sessions: int = 10
     #: ``None`` means ``max_sessions`` (resolved in ``__post_init__``): one API key may use every slot.
     max_sessions_per_tenant: int | None = None
@@ -254,5 +250,5 @@ def _validate(s: Settings) -> None:
         value = getattr(s, name)
         if value is not None and not value.startswith(("http://", "https://")):
             raise ConfigError(f"{name.upper()} must be an http(s) URL")
-    if not isinstance(s.session_secret, bytes) or len(s.session_secret) < 16:
+    if s.session_secret is not None and (not isinstance(s.session_secret, bytes) or len(s.session_secret) < 16):
         raise ConfigError("SESSION_SECRET must be at least 16 bytes")

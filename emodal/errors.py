@@ -96,6 +96,15 @@ class ContainerNotFound(ApiError):
     status, error_type, default_message = 404, "container_not_found", "Container not found"
 
 
+class AppointmentSessionExpired(ApiError):
+    """An ``appointment_session_id`` of a wizard that was open when the service restarted: the
+    half-filled wizard lived in a browser tab, which a restart does not bring back (issue 10)."""
+
+    status, error_type = 404, "appointment_session_expired"
+    default_message = ("The appointment workflow was lost when the service restarted; "
+                       "start again from /check_appointments")
+
+
 class MethodNotAllowed(ApiError):
     status, error_type, default_message = 405, "method_not_allowed", "Method not allowed"
 
@@ -226,7 +235,8 @@ class InternalError(ApiError):
 ERROR_TYPES: tuple[str, ...] = (
     "bad_request", "invalid_json", "missing_fields", "invalid_field", "invalid_container_number",
     "session_not_found", "unauthorized", "invalid_credentials", "recaptcha_failed", "forbidden",
-    "not_found", "container_not_found", "method_not_allowed", "session_busy", "idempotency_conflict",
+    "not_found", "container_not_found", "appointment_session_expired", "method_not_allowed", "session_busy",
+    "idempotency_conflict",
     "payload_too_large", "portal_rejected", "option_not_available", "slot_not_available",
     "internal_error", "portal_unavailable", "captcha_key_invalid", "captcha_zero_balance",
     "captcha_unavailable", "capacity_exhausted", "shutting_down", "portal_timeout",

@@ -209,6 +209,8 @@ def _render(result: dict[str, Any] | FileResult, ctx: OperationContext, *, is_ne
     body["success"] = True
     if recovered:
         body["session_recovered"] = True
+    if ctx.session.take_restored():
+        body["session_restored"] = True
     body["screenshots"] = list(ctx.screenshots)
     body.update(bundle)
     return jsonify(body)
