@@ -27,6 +27,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 ROOT = Path(__file__).resolve().parents[2]
 READY = "EMODAL API READY "
 JSON_FIRST_PAGE = {"infinite_scrolling": False, "format": "json"}
+WIZARD = {"trucking_company": "SUNSET INTERMODAL INC", "terminal": "ITS Long Beach", "move_type": "PICK FULL",
+          "container_id": "EISU8000080", "truck_plate": "6F11873"}
 
 
 @dataclass
@@ -155,6 +157,8 @@ def test_sigterm_restart_get_session_returns_the_old_id_and_the_file_holds_no_se
         start: Any, sandbox: Any, tmp_path: Path) -> None:
     first = start()
     sid = first.post("/get_session", **login("asmith")).json()["session_id"]
+    check = first.post("/check_appointments", session_id=sid, **WIZARD).json()
+    assert check["success"] and check["appointment_session_id"], check
     browsers = first.browsers()
     assert first.terminate() == 0
     assert not any(alive(p) for p in browsers)  # SIGTERM quits the browsers ...
@@ -164,6 +168,11 @@ def test_sigterm_restart_get_session_returns_the_old_id_and_the_file_holds_no_se
     again = second.post("/get_session", **login("asmith")).json()
     assert again["success"] and again["session_id"] == sid and again["is_new"] is False, again
     assert solver_tasks(sandbox) == tasks
+    # The open wizard lived in the old browser's tab: its id is expired, not silently a new wizard.
+    lost = second.post("/check_appointments", session_id=sid, appointment_session_id=check["appointment_session_id"],
+                       **WIZARD)
+    assert lost.status_code == 404 and lost.json()["error_type"] == "appointment_session_expired", lost.text
+    assert "/check_appointments" in lost.json()["error"]
 
     state_dir = tmp_path / "downloads" / ".state"
     secrets = {PASSWORDS["asmith"], SOLVER_KEY, sid, sid.rsplit("_", 1)[1]} | cookie_values(state_dir)
