@@ -208,3 +208,92 @@ def test_unchanged_secrets_are_not_sealed_again(store: Any, monkeypatch: Any) ->
     made.snapshot_digest = made.snapshot.digest()
     journal.save(made)
     assert box.open(store.get(NAMESPACE, record_key(SID)).value["sealed"])["snapshot"]["cookies"][0]["value"] == "renewed"
+
+
+# --- the registry: restore outcomes, shutdown keeps records, ends delete them ------------------------------
+@pytest.fixture
+def durable(tmp_path: Path, store: Any, monkeypatch: Any) -> Any:
+    """A registry with a journal over the fakes of test_registry_logic; browsers never driven: the
+    snapshot is read back unchanged and ``_put_back`` answers what the test says the portal shows."""
+    from emodal.config import Settings
+    from emodal.portal.health import PageState
+    from emodal.sessions import SessionRegistry
+    from emodal.sessions import registry as registry_module
+    from tests.unit.test_registry_logic import FakeFactory, FakeHandle, FakeLoginFlow
+
+    class Factory(FakeFactory):
+        def __init__(self) -> None:
+            super().__init__()
+            self.error: Exception | None = None
+
+        def create(self) -> FakeHandle:
+            if self.error is not None:
+                raise self.error
+            return FakeHandle()
+
+    monkeypatch.setattr(registry_module.auth_snapshot, "capture",
+                        lambda handle, origins, previous: AuthSnapshot((AUTH,)))
+    box = SecretBox(new_key())
+    settings = Settings(downloads_dir=tmp_path, max_sessions=3, max_concurrent_logins=2, server_threads=8,
+                        login_timeout=5, session_lock_timeout=1, session_secret=b"s" * 32)
+
+    def build(portal_shows: PageState = PageState.LOGGED_IN) -> Any:
+        registry = SessionRegistry(settings, Factory(), FakeLoginFlow(),  # type: ignore[arg-type]
+                                   journal=SessionJournal(store, box, wizard_ttl=600))
+        monkeypatch.setattr(registry, "_put_back", lambda session: portal_shows)
+        return registry
+
+    return build
+
+
+def restarted(durable: Any, shows: Any = None, **error: Any) -> tuple[Any, BrowserSession]:
+    """A first registry logs jdoe in and shuts down; a second one restores it (waiting for it)."""
+    from emodal.portal.health import PageState
+
+    first = durable()
+    sid = first.resolve("t", None, Credentials("jdoe", "pw", "key"), keep_alive=True, promote=False)[0].session_id
+    first.release()
+    first.close_all(0)
+    second = durable(shows or PageState.LOGGED_IN)
+    second.factory.error = error.get("error")
+    assert second.restore_all() == 1
+    session = second.get("t", sid)
+    assert session is not None and session.login_done.wait(10)
+    return second, session
+
+
+def test_shutdown_keeps_the_record_and_a_restore_from_cookies_needs_no_login(durable: Any) -> None:
+    registry, session = restarted(durable)
+    assert session.state is SessionState.READY and session.restored_at is not None and not session.restore_pending
+    assert registry.login_flow.calls == 0 and session.login_count == 1
+    assert registry.stats()["counters"]["restores"] == {"cookies": 1}
+    assert registry.stats()["state"] == {"backend": "sqlite", "sessions": 1, "restored": 1, "restoring": 0}
+    again, is_new = registry.resolve("t", None, Credentials("jdoe", "pw", "key"), keep_alive=True, promote=False)
+    assert again is session and is_new is False  # the kept SESSION_SECRET finds it by credentials
+
+
+def test_refused_cookies_mean_one_relogin_under_the_same_id(durable: Any) -> None:
+    from emodal.portal.health import PageState
+
+    registry, session = restarted(durable, PageState.LOGIN_PAGE)
+    assert registry.login_flow.calls == 1 and session.login_count == 2 and session.state is SessionState.READY
+    assert registry.stats()["counters"]["restores"] == {"relogin": 1}
+
+
+def test_a_browser_that_fails_to_start_leaves_the_session_for_the_next_request(durable: Any) -> None:
+    from emodal.errors import PortalUnavailable
+
+    registry, session = restarted(durable, error=PortalUnavailable("Browser could not be started"))
+    assert session.state is SessionState.LOGGED_OUT and session.restore_pending
+    assert session.last_error["error_type"] == "portal_unavailable"
+    assert registry.stats()["counters"]["restores"] == {"failed": 1}
+    registry.factory.error = None
+    with registry.acquire(session, "/get_containers", "req_1"):
+        assert registry.ensure_healthy(session) is False  # restored now, by the request itself
+    assert session.restored_at is not None and session.take_restored() and registry.login_flow.calls == 0
+
+
+def test_delete_removes_the_record_for_good(durable: Any, store: Any) -> None:
+    registry, session = restarted(durable)
+    registry.close("t", session.session_id)
+    assert store.scan(NAMESPACE) == [] and durable().restore_all() == 0
