@@ -6,15 +6,25 @@ Public API (what the HTTP layer and the operation runner use)
 Construction (in ``create_app`` / the entry point)::
 
     from emodal.browser.factory import BrowserFactory
+    from emodal.browser.ledger import BrowserLedger
     from emodal.sessions import SessionRegistry, Refresher, LoginFlow
+    from emodal.sessions.journal import SessionJournal
 
-    factory = BrowserFactory(settings)
-    registry = SessionRegistry(settings, factory, LoginFlow(settings, factory))
+    store, box = state.store, state.box   # emodal.state.service.open_service_state(settings)
+
+    factory = BrowserFactory(settings, ledger=BrowserLedger(store))
+    factory.reap_stale()         # browsers a killed earlier run left behind, before any restore
+    registry = SessionRegistry(settings, factory, LoginFlow(settings, factory),
+                               journal=SessionJournal(store, box, wizard_ttl=settings.appointment_session_ttl))
+    registry.restore_all()       # sessions of the earlier run, under their ids (keep-alive: in the background)
     refresher = Refresher(registry, settings)
     refresher.start()            # at app start;  refresher.stop() at shutdown
     ...
     registry.close_all()         # at shutdown, after refresher.stop(timeout=0): waits up to
                                  # SHUTDOWN_GRACE for running operations, then quits every browser
+                                 # (the journal keeps the sessions for the next start)
+
+Without ``journal`` (tests) nothing is stored and ``SESSION_SECRET`` may be unset (a random one).
 
 ``Credentials`` (``emodal.sessions.credentials``)
     ``Credentials(username, password, captcha_api_key)``: frozen dataclass whose ``repr`` hides
@@ -72,8 +82,17 @@ the registry-wide lock while a browser is driven.
     (``{"status": "ok"|"error"|"unknown", "last_success_at": iso|None, "last_error_type": str|None}``).
 ``close_all(grace=None) -> int``: shutdown; waits up to ``grace`` (default ``SHUTDOWN_GRACE``) in all
     for running operations (a session whose booking is past Submit: ``CONFIRMATION_TIMEOUT`` after
-    the click), closes every session, then ``factory.shutdown()`` kills browsers of logins still
-    running and refuses new ones. Returns the number of sessions closed. ``shutting_down``: True since.
+    the click), writes a last snapshot and quits every session's browser **keeping its record**,
+    then ``factory.shutdown()`` kills browsers of logins still running and refuses new ones.
+    Returns the number of session browsers closed. ``shutting_down``: True since. Every other way
+    a session ends (``close``, eviction, expiry, invalid credentials, emergency) deletes its record.
+``restore_all() -> int``: at start-up: registers the journal's sessions under their ids (state
+    ``restoring`` for keep-alive ones, restored now in the background by at most
+    ``MAX_CONCURRENT_LOGINS`` workers; ``logged_out`` for regular ones, restored by ``ensure_healthy``
+    on first use). A restore puts the stored cookies and storage into a new browser and checks the
+    login: ``ready`` with no login, else a re-login under the same id. ``stats()`` then also has
+    ``state`` (``backend``, ``sessions``, ``restored``, ``restoring``) and ``counters.restores``
+    (``cookies``, ``relogin``, ``failed``).
 ``emergency_close_all() -> int``: closes every session without waiting for locks, clears the login
     queue; returns the number of processes killed.
 ``reap_orphans() -> int``: kills processes this service started that belong to no session or
@@ -81,7 +100,8 @@ the registry-wide lock while a browser is driven.
 
 ``BrowserSession`` (``emodal.sessions.session``)
     Attributes of ARCHITECTURE.md: ``session_id``, ``tenant``, ``username``, ``keep_alive``, ``state``
-    (``SessionState``: logging_in, ready, busy, relogging, logged_out, needs_attention, closing),
+    (``SessionState``: logging_in, ready, busy, relogging, logged_out, needs_attention, restoring,
+    closing), ``restored_at``, ``take_restored()`` (True once after a restore),
     ``created_at``,
     ``last_used``, ``last_refresh`` (epoch floats), ``login_count``, ``last_error``
     (``{"error_type", "at"}`` or None), ``current_url``, ``current_operation``
