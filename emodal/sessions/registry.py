@@ -508,6 +508,8 @@ class SessionRegistry:
         for item in stored:
             decision = restore_decision(item, now, self.settings.session_timeout)
             session = item.to_session(now)
+            # Matching follows this run's SESSION_SECRET, even if the operator changed it meanwhile.
+            session.lookup_key = credentials_key(self._secret, session.tenant, item.credentials)
             with self._lock:
                 room = (decision is not RestoreDecision.DROP and len(self._sessions) < self.settings.max_sessions
                         and self._count_locked(item.tenant) < self.settings.max_sessions_per_tenant)
