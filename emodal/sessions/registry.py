@@ -485,9 +485,9 @@ class SessionRegistry:
         if snapshot and session.handle is not None and not session.handle.closed:
             try:
                 taken = auth_snapshot.capture(session.handle, self._origins(session), session.snapshot)
-            except BROWSER_ERRORS as exc:  # a browser that died keeps its last good snapshot
-                log.info("%s: no snapshot of a browser that does not answer (%s)", session.short_id,
-                         type(exc).__name__)
+            except Exception as exc:  # noqa: BLE001 - a snapshot never fails the operation it follows
+                # A browser that died (or an odd page) keeps the last good snapshot.
+                log.info("%s: no new snapshot (%s)", session.short_id, type(exc).__name__)
             else:
                 digest = taken.digest()
                 if digest != session.snapshot_digest:
