@@ -31,6 +31,8 @@ from emodal.state.store import StateStore
 log = logging.getLogger("emodal.app")
 
 RETENTION_PERIOD_S = 3600
+#: How long shutdown waits for a retention pass still running before it closes the state store.
+RETENTION_JOIN_S = 10
 
 
 class Lifecycle:
@@ -83,6 +85,8 @@ class Lifecycle:
             self.refresher.stop(timeout=0)
         closed = self.registry.close_all(self.settings.shutdown_grace)
         log.info("shutdown complete: %s session browser(s) closed, their sessions kept for the next start", closed)
+        if self._retention.ident is not None:
+            self._retention.join(RETENTION_JOIN_S)  # a pass still running uses the store: let it end first
         self.store.close()
 
 
