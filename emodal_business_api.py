@@ -6,7 +6,12 @@ and points every portal URL and the captcha service at it: the service then runs
 laptop with the sandbox accounts (jdoe / sandbox-pass, captcha key sandbox-key).
 
 SIGTERM/SIGINT: new requests get 503 ``shutting_down`` while running operations get
-``SHUTDOWN_GRACE``; then every browser is closed and the process exits (API_SPEC 3.10).
+``SHUTDOWN_GRACE``; then every browser is closed and the process exits (API_SPEC 3.10). The
+sessions stay in the state store: the next start restores them under their ids (issue 10).
+
+Exit status: 0 after a normal stop, 2 for a configuration error, 3 when the state store cannot be
+used (another process holds ``STATE_DIR``, a damaged database): a supervisor should not restart
+on 3 (systemd ``RestartPreventExitStatus=3``), since a new start would fail the same way.
 """
 from __future__ import annotations
 
@@ -21,8 +26,12 @@ from emodal.app import create_app, shutdown
 from emodal.config import ConfigError, Settings
 from emodal.server import build_server
 from emodal.state.cli import rotate_key_command
+from emodal.state.errors import StateError
 
 log = logging.getLogger("emodal.main")
+
+#: Exit status when the state store cannot be used (see the module docstring).
+EXIT_STATE_UNUSABLE = 3
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -57,7 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         sandbox = SandboxServer(profile=args.sandbox_profile).start()
         settings = settings.with_sandbox(sandbox.base_url)
         print(f"EMODAL SANDBOX READY {sandbox.base_url}", flush=True)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except (StateError, ConfigError) as exc:
+        print(f"cannot start: {exc}", file=sys.stderr, flush=True)
+        if sandbox is not None:
+            sandbox.stop()
+        return EXIT_STATE_UNUSABLE if isinstance(exc, StateError) else 2
     server = build_server(app, settings)
     port = getattr(server, "effective_port", settings.port)
     serving = threading.Thread(target=server.run, name="waitress", daemon=True)

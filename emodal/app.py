@@ -1,8 +1,10 @@
 """Application factory: blueprints, the one error handler, request hooks and the service lifecycle.
 
-Nothing happens at import time. ``create_app(settings)`` wires the session registry and the
-refresher (built here unless handed in, e.g. by tests) onto ``app.extensions`` and starts them;
-:func:`shutdown` stops them in the order of API_SPEC 3.10.
+Nothing happens at import time. ``create_app(settings)`` opens the state store once (issue 10:
+the process lock, the encryption key, the kept SESSION_SECRET), wires the session registry and
+the refresher (built here unless handed in, e.g. by tests) onto ``app.extensions`` and starts
+them: browsers an earlier run left behind are reaped, then its sessions restored. :func:`shutdown`
+stops them in the order of API_SPEC 3.10 and closes the store.
 """
 from __future__ import annotations
 
@@ -23,20 +25,24 @@ from emodal.errors import (ApiError, BadRequest, InternalError, MethodNotAllowed
                            ShuttingDown)
 from emodal.logging_setup import configure_logging
 from emodal.operations.idempotency import IdempotencyStore
+from emodal.state.service import ServiceState, open_service_state
+from emodal.state.store import StateStore
 
 log = logging.getLogger("emodal.app")
 
 RETENTION_PERIOD_S = 3600
+#: How long shutdown waits for a retention pass still running before it closes the state store.
+RETENTION_JOIN_S = 10
 
 
 class Lifecycle:
     """Background parts of one app: refresher, hourly file retention, and the shutdown sequence."""
 
-    def __init__(self, settings: Settings, registry: Any, refresher: Any, idempotency: IdempotencyStore) -> None:
+    def __init__(self, settings: Settings, registry: Any, refresher: Any, store: StateStore) -> None:
         self.settings = settings
         self.registry = registry
         self.refresher = refresher
-        self.idempotency = idempotency
+        self.store = store
         self.shutting_down = threading.Event()
         self._stop_retention = threading.Event()
         self._retention = threading.Thread(target=self._retention_loop, name="emodal-retention", daemon=True)
@@ -53,8 +59,8 @@ class Lifecycle:
         while True:
             try:
                 storage.cleanup(self.settings, self.settings.file_retention_hours, None, self.registry.list(None))
-                # Records of keys never reused would otherwise stay on disk forever.
-                self.idempotency.purge_expired()
+                # Expired records (idempotency keys never reused) would otherwise stay on disk forever.
+                self.store.purge_expired()
             except Exception:  # noqa: BLE001 - retention must never kill the service
                 log.exception("retention cleanup failed")
             if self._stop_retention.wait(RETENTION_PERIOD_S):
@@ -78,25 +84,40 @@ class Lifecycle:
         if self.refresher is not None:
             self.refresher.stop(timeout=0)
         closed = self.registry.close_all(self.settings.shutdown_grace)
-        log.info("shutdown complete: %s session(s) closed", closed)
+        log.info("shutdown complete: %s session browser(s) closed, their sessions kept for the next start", closed)
+        if self._retention.ident is not None:
+            self._retention.join(RETENTION_JOIN_S)  # a pass still running uses the store: let it end first
+        self.store.close()
 
 
-def _default_registry(settings: Settings) -> tuple[Any, Any]:
+def _default_registry(settings: Settings, state: ServiceState) -> tuple[Any, Any]:
     from emodal.browser.factory import BrowserFactory
+    from emodal.browser.ledger import BrowserLedger
     from emodal.sessions import LoginFlow, Refresher, SessionRegistry
+    from emodal.sessions.journal import SessionJournal
 
-    factory = BrowserFactory(settings)
-    factory.reap_stale()  # browsers of an earlier run killed before it could close them
-    registry = SessionRegistry(settings, factory, LoginFlow(settings, factory))
+    factory = BrowserFactory(settings, ledger=BrowserLedger(state.store))
+    factory.reap_stale()  # browsers of an earlier run killed before it could close them: before any restore
+    journal = SessionJournal(state.store, state.box, wizard_ttl=settings.appointment_session_ttl)
+    registry = SessionRegistry(settings, factory, LoginFlow(settings, factory), journal=journal)
+    registry.restore_all()
     return registry, Refresher(registry, settings)
 
 
 def create_app(settings: Settings, *, registry: Any = None, refresher: Any = None) -> Flask:
     """Build the service app. Without ``registry`` the real session registry and refresher are built;
-    a given ``registry`` comes with its own ``refresher`` (or none)."""
+    a given ``registry`` comes with its own ``refresher`` (or none).
+
+    Raises the ``StateError`` classes when the state store cannot be opened (``StateLocked``: another
+    process uses this STATE_DIR; ``StateCorrupt``) and ``ConfigError`` for a malformed key."""
     configure_logging(settings)
+    state, settings = open_service_state(settings)
     if registry is None:
-        registry, refresher = _default_registry(settings)
+        try:
+            registry, refresher = _default_registry(settings, state)
+        except BaseException:
+            state.store.close()
+            raise
     app = Flask("emodal")
     # Bodies read by the app itself (any WSGI server); waitress caps what it reads too (emodal.server).
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
@@ -107,11 +128,12 @@ def create_app(settings: Settings, *, registry: Any = None, refresher: Any = Non
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops,  # type: ignore[method-assign]
                                 x_prefix=hops)
-    idempotency = IdempotencyStore(settings.state_dir, settings.idempotency_ttl, settings.session_lock_timeout,
+    assert settings.session_secret is not None  # resolved by open_service_state
+    idempotency = IdempotencyStore(state.store, settings.idempotency_ttl, settings.session_lock_timeout,
                                    secret=settings.session_secret)
-    lifecycle = Lifecycle(settings, registry, refresher, idempotency)
+    lifecycle = Lifecycle(settings, registry, refresher, state.store)
     app.extensions.update({
-        "emodal_idempotency": idempotency,
+        "emodal_idempotency": idempotency, "emodal_state": state,
         "emodal_settings": settings, "emodal_registry": registry, "emodal_refresher": refresher,
         "emodal_metrics": Metrics(registry.stats), "emodal_lifecycle": lifecycle,
         "emodal_started_at": time.time(),

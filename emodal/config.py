@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,11 +33,6 @@ _FALSE = {"false", "0", "no", "off"}
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the environment variable."""
-
-
-def _secret_factory() -> bytes:
-    # Random per start (API_SPEC 3.11): sessions do not survive a restart anyway.
-    return secrets.token_bytes(32)
 
 
 # --- value types: parsing of the environment strings and the rules of each kind ---------------------
@@ -138,7 +132,9 @@ class Settings(BaseSettings):
     trusted_proxy_hops: NonNegativeInt = 0
     emodal_api_keys: Keys = ()
     emodal_admin_keys: Keys = ()
-    session_secret: Annotated[bytes, BeforeValidator(_secret)] = Field(default_factory=_secret_factory, repr=False)
+    #: ``None`` = generated once and kept (sealed) in the state store, so credential matching and
+    #: idempotency fingerprints survive restarts (issue 10); ``create_app`` resolves it.
+    session_secret: Annotated[bytes | None, BeforeValidator(_secret)] = Field(default=None, repr=False)
     max_sessions: PositiveInt = 10
     #: ``None`` means ``max_sessions`` (resolved by ``_derived_defaults``): one API key may use every slot.
     max_sessions_per_tenant: int | None = None

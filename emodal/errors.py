@@ -96,6 +96,15 @@ class ContainerNotFound(ApiError):
     status, error_type, default_message = 404, "container_not_found", "Container not found"
 
 
+class AppointmentSessionExpired(ApiError):
+    """An ``appointment_session_id`` of a wizard that was open when the service restarted: the
+    half-filled wizard lived in a browser tab, which a restart does not bring back (issue 10)."""
+
+    status, error_type = 404, "appointment_session_expired"
+    default_message = ("The appointment workflow was lost when the service restarted; "
+                       "start again from /check_appointments")
+
+
 class MethodNotAllowed(ApiError):
     status, error_type, default_message = 405, "method_not_allowed", "Method not allowed"
 

@@ -174,7 +174,7 @@ class _KeyGuard:
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.store, self.tenant, self.key = _store(), g.tenant, params["idempotency_key"]
-        self.print = self.store.fingerprint(params)
+        self.print = self.store.booking_fingerprint(params)
         self.submitted = False
         self.replay = self.store.check(self.tenant, self.key, self.print)
 

@@ -87,6 +87,8 @@ def render(result: OperationResult) -> Response:
     body["success"] = True
     if result.recovered:
         body["session_recovered"] = True
+    if result.restored:
+        body["session_restored"] = True
     body["screenshots"] = list(result.screenshots)
     body.update(result.bundle)
     return jsonify(body)

@@ -91,6 +91,7 @@ def health() -> Response:
         "busy_sessions": stats.get("busy_sessions", 0),
         "logins_in_progress": stats.get("logins_in_progress", 0),
         "timestamp": iso_utc(time.time()), "auth": auth, "checks": checks,
+        **({"state": stats["state"]} if "state" in stats else {}),
     })
 
 
@@ -140,7 +141,8 @@ register("/health", "GET", None, "Liveness and counts; no key needed, never touc
     "busy_sessions": 1, "logins_in_progress": 0, "timestamp": "2025-11-24T19:30:00Z",
     "auth": {"mode": "api_key", "required": True},
     "checks": {"browser": "ok", "downloads_dir": "ok", "refresher": "ok",
-               "portal": {"status": "ok", "last_success_at": "2025-11-24T19:29:12Z"}}}, auth=False)
+               "portal": {"status": "ok", "last_success_at": "2025-11-24T19:29:12Z"}},
+    "state": {"backend": "sqlite", "sessions": 3, "restored": 2, "restoring": 0}}, auth=False)
 register("/cleanup_orphaned_processes", "POST", None, "Admin: reap browser processes of this service that "
          "belong to no session.", {"success": True, "message": "Cleaned up 0 orphaned processes",
                                    "killed_count": 0, "active_sessions": 1})

@@ -39,7 +39,7 @@ SESSION_EXAMPLE = {
     "state": "ready", "busy": False, "current_operation": None, "created_at": "2025-11-24T19:25:45Z",
     "last_used": "2025-11-24T19:34:12Z", "last_refresh": "2025-11-24T19:34:12Z", "expires_at": None,
     "current_url": "https://termops.emodal.com/trucker/web/addvisit", "login_count": 1,
-    "last_error": None, "open_appointment_workflows": 1}
+    "last_error": None, "open_appointment_workflows": 1, "restored_at": None}
 
 
 @bp.post("/get_session")
@@ -64,8 +64,10 @@ def list_sessions() -> Response:
     admin = scope_tenant() is None and g.tenant != "open"
     sessions = [s.describe(settings.session_timeout, owner=admin)
                 for s in http.registry().list(scope_tenant())]
+    state = http.registry().stats().get("state")
     return jsonify({"success": True, "active_sessions": len(sessions),
-                    "max_sessions": settings.max_sessions, "sessions": sessions})
+                    "max_sessions": settings.max_sessions, **({"state": state} if state else {}),
+                    "sessions": sessions})
 
 
 @bp.get("/sessions/<session_id>")
@@ -92,7 +94,8 @@ def _not_found() -> SessionNotFound:
 
 
 register("/sessions", "GET", None, "The caller's sessions (admin: all, with owner), registry data only.",
-         {"success": True, "active_sessions": 1, "max_sessions": 10, "sessions": [SESSION_EXAMPLE]})
+         {"success": True, "active_sessions": 1, "max_sessions": 10,
+          "state": {"backend": "sqlite", "sessions": 1, "restored": 0, "restoring": 0}, "sessions": [SESSION_EXAMPLE]})
 register("/sessions/{session_id}", "GET", None, "One of the caller's sessions.",
          {"success": True, **SESSION_EXAMPLE})
 register("/sessions/{session_id}", "DELETE", None, "Close a session: waits for its lock, quits its browser.",

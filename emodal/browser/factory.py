@@ -5,7 +5,7 @@ failed login or crashed session runs the host out of memory within days (v1 "fix
 killing every chrome on the host). Here every local ChromeDriver starts in its own process group
 (``start_new_session``); Chrome and its helpers inherit that group, so :meth:`BrowserHandle.close`
 can reap exactly the processes this service started, and nothing else, then delete the
-throw-away profile. Each group is also recorded in ``STATE_DIR`` (:mod:`emodal.browser.ledger`)
+throw-away profile. Each group is also recorded in the state store (:mod:`emodal.browser.ledger`)
 so the next start reaps what a killed run left behind (:meth:`BrowserFactory.reap_stale`), and
 :meth:`BrowserFactory.shutdown` kills the browsers of logins still running at exit. Nothing is
 ever downloaded at run time: ChromeDriver and Chromium come from configuration or ``PATH``
@@ -97,6 +97,9 @@ class BrowserHandle:
         self.download_dir = download_dir
         #: Process group of the local ChromeDriver (and the Chrome it started); None for Grid.
         self.pgid = pgid
+        #: Origin of the identity (SSO) host, learned by the login that ran in this browser: its
+        #: cookies belong to the portal auth snapshot (emodal.browser.snapshot).
+        self.identity_origin: str | None = None
         self.created_at = time.monotonic()
         self._service = service
         self._on_close = on_close
@@ -164,8 +167,10 @@ class BrowserFactory:
     """Creates configured browsers and remembers the open local ones it started (for reaping)."""
 
     def __init__(self, settings: Settings, ledger: BrowserLedger | None = None) -> None:
+        """``ledger``: where browsers are recorded for reaping after a crash (the service's state
+        store); without one (tests of a single process) only this process can reap them."""
         self.settings = settings
-        self.ledger = ledger or BrowserLedger(settings.state_dir)
+        self.ledger = ledger
         self._lock = threading.Lock()
         #: Open local browsers by process group id.
         self._open: dict[int, BrowserHandle] = {}
@@ -225,6 +230,8 @@ class BrowserFactory:
     def reap_stale(self) -> int:
         """At start-up: kill the browsers an earlier run of this service left behind (it was
         killed before it could close them) and delete their profiles; return how many processes."""
+        if self.ledger is None:
+            return 0
         killed = 0
         for record in self.ledger.stale():
             killed += reap_record(record)
@@ -259,7 +266,7 @@ class BrowserFactory:
         if binary:
             opts.binary_location = binary
         # Own process group: Chrome inherits it, so close() and reap() can kill exactly ours.
-        service = _RecordedService(driver_path, lambda pid: self.ledger.record(pid, root),
+        service = _RecordedService(driver_path, lambda pid: self._record(pid, root),
                                    popen_kw={"start_new_session": True})
         try:
             driver = webdriver.Chrome(service=service, options=opts)
@@ -307,12 +314,20 @@ class BrowserFactory:
             driver.execute_cdp_cmd("Browser.setDownloadBehavior",  # type: ignore[attr-defined]
                                    {"behavior": "allow", "downloadPath": str(download_dir)})
 
+    def _record(self, pgid: int, root: Path) -> None:
+        if self.ledger is not None:
+            self.ledger.record(pgid, root)
+
+    def _unrecord(self, pgid: int) -> None:
+        if self.ledger is not None:
+            self.ledger.forget(pgid)
+
     def _forget(self, handle: BrowserHandle) -> None:
         with self._lock:
             if handle.pgid is not None:
                 self._open.pop(handle.pgid, None)
         if handle.pgid is not None:
-            self.ledger.forget(handle.pgid)
+            self._unrecord(handle.pgid)
 
     def _forget_service(self, service: Service) -> None:
         process = getattr(service, "process", None)
@@ -322,7 +337,7 @@ class BrowserFactory:
                 process.wait(timeout=5)
             except Exception:  # noqa: BLE001
                 pass
-            self.ledger.forget(process.pid)
+            self._unrecord(process.pid)
 
 
 class _RecordedService(Service):

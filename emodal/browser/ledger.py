@@ -1,31 +1,31 @@
-"""The on-disk list of browsers this service started, so a later start can reap what a killed
-process left behind (API_SPEC 4.12: only processes started by this service are ever signalled).
+"""The list of browsers this service started, kept in the state store, so a later start can reap
+what a killed process left behind (API_SPEC 4.12: only processes started by this service are ever
+signalled).
 
-Why on disk: ``BrowserHandle.close`` and the shutdown sequence reap every browser of a process
+Why durable: ``BrowserHandle.close`` and the shutdown sequence reap every browser of a process
 that stops normally, but after SIGKILL or an out-of-memory kill nothing runs at exit, and every
 ChromeDriver + Chromium keeps running (each leads its own session, so nothing kills it with its
-parent). So each local browser's process group is recorded in ``STATE_DIR/browsers/`` when its
-ChromeDriver starts and forgotten when it is closed; at start-up the records of a dead owner are
-*stale* and their groups are killed.
+parent). So each local browser's process group is recorded (namespace ``browsers``, one record
+per process group) when its ChromeDriver starts and forgotten when it is closed; at start-up the
+records of a dead owner are *stale* and their groups are killed, before any session is restored.
 
 A recorded PID may have been reused by an unrelated process after a reboot or a long downtime, so
 a record also keeps the process's start time, and a group is killed only when its leader still
 has that start time. Leaderless members are killed only when their command line names the
-browser's own (random) profile folder. One small JSON file per browser, written atomically, keeps
-concurrent threads (and a second service sharing ``STATE_DIR``) from rewriting each other's
-records; a later state store can replace this class behind the same three methods.
+browser's own (random) profile folder. One record per browser, each written on its own, keeps
+concurrent threads from rewriting each other's entries.
 """
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
-import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import psutil
+
+from emodal.state.errors import StateError
+from emodal.state.store import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,17 @@ def is_same_process(pid: int, started: float) -> bool:
     return now_started is not None and abs(now_started - started) <= START_TIME_TOLERANCE_S
 
 
-class BrowserLedger:
-    """``record(pgid, root_dir)`` / ``forget(pgid)`` / ``stale()`` over ``<state_dir>/browsers/``."""
+#: Store namespace of the browser records.
+NAMESPACE = "browsers"
 
-    def __init__(self, state_dir: Path | str, owner: tuple[int, float] | None = None) -> None:
+
+class BrowserLedger:
+    """``record(pgid, root_dir)`` / ``forget(pgid)`` / ``stale()`` over the store's ``browsers`` records."""
+
+    def __init__(self, store: StateStore, owner: tuple[int, float] | None = None) -> None:
         """``owner``: (pid, start time) written into records; default this process (tests pass a
         dead one to play an earlier run)."""
-        self.dir = Path(state_dir) / "browsers"
+        self.store = store
         self._owner_pid, self._owner_started = owner or (os.getpid(), process_started(os.getpid()) or 0.0)
 
     def record(self, pgid: int, root_dir: Path | str) -> None:
@@ -79,40 +83,27 @@ class BrowserLedger:
             return  # already gone: nothing to reap later
         record = BrowserRecord(pgid, started, str(root_dir), self._owner_pid, self._owner_started)
         try:
-            self._write(self._path(pgid), record)
-        except OSError as exc:  # a safety net only: a full or read-only disk must not stop logins
-            log.warning("browser %d not recorded in %s: %s", pgid, self.dir, exc)
-
-    def _write(self, path: Path, record: BrowserRecord) -> None:
-        """Atomic write. No fsync: the file must survive a killed process, not a power loss
-        (which ends the browsers too)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(asdict(record), handle)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            self.store.put(NAMESPACE, str(pgid), asdict(record))
+        except StateError as exc:  # a safety net only: a full or read-only disk must not stop logins
+            log.warning("browser %d not recorded in the state store: %s", pgid, exc)
 
     def forget(self, pgid: int) -> None:
-        self._path(pgid).unlink(missing_ok=True)
+        try:
+            self.store.delete(NAMESPACE, str(pgid))
+        except StateError as exc:
+            log.warning("browser %d not forgotten in the state store: %s", pgid, exc)
 
     def stale(self) -> list[BrowserRecord]:
         """Records whose owner process is gone (a live owner, this one or another, keeps its own)."""
         out = []
-        for path in sorted(self.dir.glob("*.json")) if self.dir.is_dir() else []:
+        names = {f.name for f in fields(BrowserRecord)}
+        for stored in self.store.scan(NAMESPACE):
             try:
-                record = BrowserRecord(**json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError, TypeError):
-                log.warning("unreadable browser record %s removed", path.name)
-                with contextlib.suppress(OSError):
-                    path.unlink()
+                record = BrowserRecord(**{k: v for k, v in stored.value.items() if k in names})
+            except TypeError:
+                log.warning("unreadable browser record %s removed", stored.key)
+                self.store.delete(NAMESPACE, stored.key)
                 continue
             if not is_same_process(record.owner_pid, record.owner_started):
                 out.append(record)
         return out
-
-    def _path(self, pgid: int) -> Path:
-        return self.dir / f"{pgid}.json"

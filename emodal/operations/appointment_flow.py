@@ -18,7 +18,7 @@ from typing import Any
 
 from emodal.errors import ApiError, MissingFields, PortalRejected, PortalSessionLost, PortalTimeout
 from emodal.operations.context import OperationContext
-from emodal.operations.wizard_state import WIZARD_FIELDS, WizardRecord, WizardStore
+from emodal.operations.wizard_state import WIZARD_FIELDS, WizardRecord, WizardStore, check_not_lost
 from emodal.portal.appointment_wizard import AppointmentWizard, MoveForm, PinField, StepOutcome
 from emodal.timefmt import iso_utc
 from emodal.validation import normalize_container_number
@@ -94,6 +94,7 @@ def start(ctx: OperationContext, *, checking: bool) -> WizardRun:
     settings = ctx.settings
     session = ctx.session
     store = WizardStore(session.wizards, settings.appointment_session_ttl)
+    check_not_lost(ctx.params.get("appointment_session_id"), session.wizards, session.lost_wizards)
     record = store.get(ctx.params.get("appointment_session_id"), session.tenant, session.session_id)
     resumed = record is not None
     if record is None:

@@ -7,10 +7,12 @@ and body afterwards; a retry with the same key and payload gets the stored answe
 nothing. A record still ``submitting`` with no call running means the process died between
 Submit and the answer: the outcome is unknown, so 409 and never a second Submit.
 
-Records are JSON files under ``STATE_DIR`` (never served), one per (tenant, key), named by a
-hash so keys never become path components. Writes are atomic (temp file + ``os.replace``, then an
-fsync of the directory so the rename itself survives a power loss) so a crash leaves either the
-old or the new record, never half a file.
+Records live in the state store (namespace ``idempotency``, never served), one per (tenant,
+key), under a hash of both so a key never becomes part of a name in the store; their expiry is
+the store's (``IDEMPOTENCY_TTL`` after the last write). Each write is one atomic, durable store
+write, so a crash leaves either the old or the new record. The ``submitting`` record is created
+with ``put_if_absent``: of two calls that both passed the check (two processes sharing a store,
+later), only one may click Submit.
 
 Nothing on disk may give a secret back (API_SPEC 2): the fingerprint covers the PIN, which has
 only 10,000 values, so it is an HMAC keyed with a sub-key of ``SESSION_SECRET`` (a plain hash
@@ -23,17 +25,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from emodal.browser.bundles import redact
 from emodal.errors import IdempotencyConflict, InvalidField, SessionBusy
+from emodal.state.store import StateStore
 
+#: Store namespace of the records.
+NAMESPACE = "idempotency"
 SUBMITTING = "submitting"
 COMPLETED = "completed"
 _KEY_MAX = 255
@@ -82,10 +84,13 @@ class Replay:
 
 
 class IdempotencyStore:
-    """File-backed records plus in-process tracking of calls that are still running."""
+    """Records in the state store plus in-process tracking of calls that are still running."""
 
-    def __init__(self, state_dir: Path | str, ttl: float, wait_timeout: float, *, secret: bytes) -> None:
-        self._dir = Path(state_dir) / "idempotency"
+    def __init__(self, store: StateStore, ttl: float, wait_timeout: float, *, secret: bytes,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``clock``: the wall clock of record times and expiries (the store's, in tests)."""
+        self._store = store
+        self._clock = clock
         self._ttl = ttl
         self._wait_timeout = wait_timeout
         self._print_key = hmac.new(secret, _PRINT_LABEL, hashlib.sha256).digest()
@@ -93,52 +98,29 @@ class IdempotencyStore:
         self._cond = threading.Condition()
         self._running: set[str] = set()
 
-    def fingerprint(self, params: Mapping[str, Any]) -> str:
-        """HMAC-SHA256 (server sub-key) of the booking fields in canonical JSON."""
+    def booking_fingerprint(self, params: Mapping[str, Any]) -> str:
+        """HMAC-SHA256 (server sub-key) of the booking fields in canonical JSON: "the same
+        booking" for a replay, and nothing a copy of the store could reverse (the PIN is in it)."""
         subset = {name: params.get(name) for name in FINGERPRINT_FIELDS if params.get(name) is not None}
         canonical = json.dumps(subset, sort_keys=True, separators=(",", ":"), default=str)
         return hmac.new(self._print_key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
 
-    # --- file handling ---------------------------------------------------------------------------
-    def _path(self, tenant: str, key: str) -> Path:
-        digest = hashlib.sha256(f"{tenant}\0{key}".encode("utf-8")).hexdigest()
-        return self._dir / f"{digest}.json"
+    # --- records -----------------------------------------------------------------------------------
+    @staticmethod
+    def record_key(tenant: str, key: str) -> str:
+        """The store key of (tenant, key): a hash, so neither appears in the store."""
+        return hashlib.sha256(f"{tenant}\0{key}".encode("utf-8")).hexdigest()
 
-    def _read(self, path: Path, now: float) -> dict[str, Any] | None:
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            return None
-        if now - float(record.get("updated_at", 0)) >= self._ttl:
-            path.unlink(missing_ok=True)
-            return None
-        return record
+    def _read(self, name: str) -> dict[str, Any] | None:
+        record = self._store.get(NAMESPACE, name)
+        return None if record is None else record.value
 
-    def _write(self, path: Path, record: dict[str, Any]) -> None:
-        self._dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({**record, "key_id": self._key_id}, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        self._sync_dir()
-
-    def _sync_dir(self) -> None:
-        """Make the rename durable: without it a power loss can bring back the old directory entry
-        (no ``submitting`` record, so a retry would Submit a second time)."""
-        fd = os.open(self._dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    def _value(self, record: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        """The stored value (with the print's ``key_id``) and its expiry."""
+        return {**record, "key_id": self._key_id}, float(record["updated_at"]) + self._ttl
 
     # --- protocol ----------------------------------------------------------------------------------
-    def check(self, tenant: str, key: str, print_: str, now: float | None = None) -> Replay | None:
+    def check(self, tenant: str, key: str, print_: str) -> Replay | None:
         """Before the call runs: a :class:`Replay`, or ``None`` (no record: go ahead).
 
         ``None`` reserves the key for this call: the caller must end with :meth:`complete` or
@@ -146,11 +128,11 @@ class IdempotencyStore:
         in this process (as for the session lock, then 409 ``session_busy``), and is 409
         ``idempotency_conflict`` when nothing is running (left by a crash).
         """
-        token = self._path(tenant, key).name
+        token = self.record_key(tenant, key)
         deadline = time.monotonic() + self._wait_timeout
         with self._cond:
             while True:
-                record = self._read(self._path(tenant, key), time.time() if now is None else now)
+                record = self._read(token)
                 if record is not None:
                     replay = self._judge(record, print_, running=token in self._running,
                                          comparable=record.get("key_id") == self._key_id)
@@ -190,23 +172,29 @@ class IdempotencyStore:
         return None
 
     def begin(self, tenant: str, key: str, print_: str) -> None:
-        """Write the ``submitting`` record; called right before the Submit click."""
-        path = self._path(tenant, key)
-        now = time.time()
+        """Create the ``submitting`` record; called right before the Submit click.
+
+        Only if no record exists: a record that appeared since :meth:`check` belongs to another
+        call with this key, and clicking Submit as well could book twice (409)."""
+        now = self._clock()
+        value, expires_at = self._value({"fingerprint": print_, "state": SUBMITTING, "created_at": now,
+                                         "updated_at": now})
         with self._cond:
-            self._write(path, {"fingerprint": print_, "state": SUBMITTING, "created_at": now,
-                               "updated_at": now})
+            if not self._store.put_if_absent(NAMESPACE, self.record_key(tenant, key), value, expires_at=expires_at):
+                raise IdempotencyConflict("Another request with this Idempotency-Key is already submitting",
+                                          status=409, details={"reason": "concurrent_submit"})
 
     def complete(self, tenant: str, key: str, print_: str, status: int, body: Mapping[str, Any]) -> None:
         """Store the final answer (without secret fields) and wake any request waiting for it."""
-        path = self._path(tenant, key)
-        now = time.time()
+        name = self.record_key(tenant, key)
+        now = self._clock()
+        value, expires_at = self._value({"fingerprint": print_, "state": COMPLETED, "created_at": now,
+                                         "updated_at": now, "status": int(status), "body": redact(dict(body))})
         with self._cond:
             try:
-                self._write(path, {"fingerprint": print_, "state": COMPLETED, "created_at": now,
-                                   "updated_at": now, "status": int(status), "body": redact(dict(body))})
+                self._store.put(NAMESPACE, name, value, expires_at=expires_at)
             finally:
-                self._running.discard(path.name)
+                self._running.discard(name)
                 self._cond.notify_all()
 
     def release(self, tenant: str, key: str) -> None:
@@ -216,17 +204,8 @@ class IdempotencyStore:
         died mid-way the record stays ``submitting`` and later calls get 409.
         """
         with self._cond:
-            self._running.discard(self._path(tenant, key).name)
+            self._running.discard(self.record_key(tenant, key))
             self._cond.notify_all()
-
-    def purge_expired(self, now: float | None = None) -> int:
-        """Delete records older than the TTL; returns how many went."""
-        stamp = time.time() if now is None else now
-        removed = 0
-        for path in self._dir.glob("*.json") if self._dir.is_dir() else ():
-            if self._read(path, stamp) is None and not path.exists():
-                removed += 1
-        return removed
 
 
 __all__ = ["COMPLETED", "FINGERPRINT_FIELDS", "IdempotencyStore", "Replay", "SUBMITTING", "resolve_key"]

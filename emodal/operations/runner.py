@@ -75,7 +75,9 @@ class OperationResult:
 
     ``data``: the operation's JSON fields (empty for a file); ``file`` and ``file_url``: the file
     answer and its absolute URL; ``recovered``: the session was re-established on the way
-    (``session_recovered``); ``bundle``: the debug-bundle keys of the envelope (empty without one).
+    (``session_recovered``); ``restored``: the first answer on a session brought back from the state
+    store after a restart (``session_restored``); ``bundle``: the debug-bundle keys of the envelope
+    (empty without one).
     """
 
     session_id: str
@@ -86,6 +88,7 @@ class OperationResult:
     file_url: str | None = None
     screenshots: tuple[str, ...] = ()
     bundle: Mapping[str, str] = field(default_factory=dict)
+    restored: bool = False
 
 
 class OperationRunner:
@@ -152,10 +155,12 @@ class OperationRunner:
             recovered = recovered or retried
         if recovered:
             self.metrics.count_recovery(route)
+        restored = session.take_restored()
         if isinstance(value, FileResult):
-            return OperationResult(session.session_id, is_new, recovered, file=value, file_url=file_url)
+            return OperationResult(session.session_id, is_new, recovered, file=value, file_url=file_url,
+                                   restored=restored)
         return OperationResult(session.session_id, is_new, recovered, data=value,
-                               screenshots=tuple(ctx.screenshots), bundle=bundle)
+                               screenshots=tuple(ctx.screenshots), bundle=bundle, restored=restored)
 
     def _context(self, session: BrowserSession, params: dict[str, Any], *, request_id: str, route: str,
                  base_url: str) -> OperationContext:

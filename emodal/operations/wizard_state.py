@@ -9,13 +9,21 @@ the request (continue) or must be rebuilt from step 1 (replay).
 Records live in ``BrowserSession.wizards`` (ARCHITECTURE.md), so they die with the session and
 never reach the disk; the PIN stays in process memory only. Every record carries a float
 ``last_used`` that the refresher reads to leave sessions with a young wizard alone.
+
+A restart does not bring a wizard back (its half-filled form lived in a browser tab): the session
+journal keeps only a mark (:func:`wizard_mark`, a hash) of each open wizard with its expiry, and
+:func:`check_not_lost` answers ``appointment_session_expired`` for such an id, instead of silently
+starting a new wizard the client did not ask for.
 """
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, MutableMapping
+from typing import Any, Iterable, Mapping, MutableMapping
+
+from emodal.errors import AppointmentSessionExpired
 
 #: Request fields applied in each wizard phase (1 = Add required data, 2 = Add move details).
 #: Phase 3 choices (time/date) are made per call and never make a stored wizard stale.
@@ -30,6 +38,23 @@ WIZARD_FIELDS: tuple[str, ...] = PHASE_FIELDS[1] + PHASE_FIELDS[2]
 def new_appointment_session_id(now: float | None = None) -> str:
     """`appt_<unix seconds>_<token>`: >= 128 random bits, not derived from the session id (3.1)."""
     return f"appt_{int(time.time() if now is None else now)}_{secrets.token_urlsafe(16)}"
+
+
+def wizard_mark(appointment_session_id: str) -> str:
+    """What the session journal keeps of an open wizard's id: a hash (the id itself is a bearer
+    token of the wizard and never stored)."""
+    return hashlib.sha256(appointment_session_id.encode("utf-8")).hexdigest()[:32]
+
+
+def check_not_lost(appointment_session_id: str | None, wizards: Mapping[str, Any],
+                   lost: Mapping[str, float], now: float | None = None) -> None:
+    """Raise ``AppointmentSessionExpired`` for the id of a wizard that was open when the service
+    stopped (and would not have expired since); other ids go on as API_SPEC 4.7 says."""
+    if not appointment_session_id or appointment_session_id in wizards:
+        return
+    expires_at = lost.get(wizard_mark(appointment_session_id))
+    if expires_at is not None and (time.time() if now is None else now) < expires_at:
+        raise AppointmentSessionExpired()
 
 
 @dataclass
@@ -143,4 +168,5 @@ class WizardStore:
         return [r for r in self._wizards.values() if isinstance(r, WizardRecord)]
 
 
-__all__ = ["PHASE_FIELDS", "WIZARD_FIELDS", "WizardRecord", "WizardStore", "new_appointment_session_id"]
+__all__ = ["PHASE_FIELDS", "WIZARD_FIELDS", "WizardRecord", "WizardStore", "check_not_lost",
+           "new_appointment_session_id", "wizard_mark"]

@@ -91,6 +91,19 @@ def sessions() -> Response:
     return jsonify({"sessions": get_state().sessions_view()})
 
 
+@bp.get("/solver")
+def solver() -> Response:
+    """Captcha tasks created since the last reset, in all and by solver key: a test proves with it
+    that a restored session solved no captcha."""
+    state = get_state()
+    with state.lock:
+        keys = [task["key"] for task in state.solver_tasks.values()]
+    by_key: dict[str, int] = {}
+    for key in keys:
+        by_key[key] = by_key.get(key, 0) + 1
+    return jsonify({"tasks_created": len(keys), "by_key": by_key})
+
+
 @bp.post("/sessions/logout")
 def logout() -> Response | tuple[Response, int]:
     username = str(_body().get("username", ""))

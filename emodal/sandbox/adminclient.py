@@ -62,6 +62,10 @@ class AdminClient:
     def logout(self, username: str) -> Any:
         return self.post("sessions/logout", {"username": username})
 
+    def solver_tasks(self) -> Any:
+        """`{"tasks_created": N, "by_key": {key: N}}` since the last reset."""
+        return self.get("solver")
+
     def advance_clock(self, seconds: float) -> Any:
         return self.post("clock", {"advance_s": seconds})
 

@@ -8,6 +8,7 @@ browser sessions). A restart, or `reset()`, gives fresh state.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib
 import random
 import secrets
@@ -167,6 +168,9 @@ class SandboxState:
         with self.lock:
             live = [s for s in self.sessions.values() if not self._expired(s, now)]
             return [{
+                # A stable handle of the server-side session (not the bearer itself): a test tells
+                # a reused portal session from a new login with it.
+                "id": hashlib.sha256(s.bearer.encode()).hexdigest()[:12],
                 "username": s.username,
                 "created": dt.datetime.fromtimestamp(s.created, self.clock.tz).isoformat(),
                 "last_seen": dt.datetime.fromtimestamp(s.last_seen, self.clock.tz).isoformat(),

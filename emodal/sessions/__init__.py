@@ -2,8 +2,9 @@
 
 ``SessionRegistry`` (registry.py) owns every ``BrowserSession`` (session.py): resolution of a call
 to a session (3.3, single flight for identical credentials), capacity and eviction (3.8), the
-per-session lock (3.7), probes and re-login in place (3.5, 3.6) and shutdown (3.10). Its callers
-see it through the ``Registry`` protocol (protocol.py). ``LoginFlow`` (login_flow.py) runs one
+per-session lock (3.7), probes and re-login in place (3.5, 3.6), shutdown (3.10), and restore
+after a restart from the ``SessionJournal`` (journal.py: session records in the state store, with
+credentials and portal snapshot sealed). Its callers see it through the ``Registry`` protocol (protocol.py). ``LoginFlow`` (login_flow.py) runs one
 login (browser + captcha + login page), at most ``MAX_CONCURRENT_LOGINS`` at once; ``Refresher``
 (refresher.py) keeps keep-alive sessions logged in and expires idle regular ones. folders.py holds
 the per-session download folders and their owner file. Method contracts are in the docstrings of

@@ -13,6 +13,7 @@ import time
 from typing import Callable
 
 from emodal.browser.factory import BROWSER_ERRORS, BrowserFactory, BrowserHandle
+from emodal.browser.snapshot import origin_of
 from emodal.captcha.client import CaptchaClient
 from emodal.config import Settings
 from emodal.errors import InvalidCredentials, PortalTimeout, PortalUnavailable
@@ -89,6 +90,7 @@ class LoginFlow:
         page = LoginPage(browser.driver, self.urls, element_timeout=s.element_timeout,
                          page_load_timeout=s.page_load_timeout)
         if page.open() is PageState.LOGIN_PAGE:
+            browser.identity_origin = origin_of(browser.driver.current_url) or browser.identity_origin
             page.fill_credentials(credentials.username, credentials.password)
             sitekey = page.sitekey()
             client = self._captcha_client_factory(credentials.captcha_api_key)

@@ -8,7 +8,10 @@ Concurrency design, the reason this module exists as one piece:
 - a new session is registered in state ``logging_in`` *before* its login starts, which gives
   single flight (concurrent identical credentials find it and wait on ``login_done``) and makes
   ``MAX_SESSIONS`` count logins in progress;
-- at most ``MAX_CONCURRENT_LOGINS`` logins (first logins and re-logins) run at once.
+- at most ``MAX_CONCURRENT_LOGINS`` logins (first logins and re-logins) run at once;
+- with a :class:`~emodal.sessions.journal.SessionJournal` every session is also a record in the
+  state store (written after logins, refreshes and operations, kept at shutdown, deleted only when
+  the session ends for good), and :meth:`restore_all` brings the sessions of an earlier run back.
 Callers use it through ``emodal.sessions.protocol.Registry``; each method below states its contract.
 """
 from __future__ import annotations
@@ -18,8 +21,10 @@ import logging
 import secrets
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from emodal.browser import snapshot as auth_snapshot
 from emodal.browser.factory import BROWSER_ERRORS, QUIT_TIMEOUT, BrowserFactory, BrowserHandle
 from emodal.errors import (
     ApiError,
@@ -37,6 +42,7 @@ from emodal.portal import health
 from emodal.portal.health import PageState
 from emodal.portal.urls import PortalUrls
 from emodal.sessions.credentials import Credentials, credentials_key
+from emodal.sessions.journal import RestoreDecision, SessionJournal, restore_decision
 from emodal.sessions.login_flow import LoginFlow
 from emodal.sessions.session import IDLE_STATES, BrowserSession, SessionState
 from emodal.sessions.stats import RegistryStats
@@ -56,10 +62,15 @@ def new_session_id() -> str:
 class SessionRegistry:
     """All live sessions of this process. Thread-safe; see the module docstring."""
 
-    def __init__(self, settings: Settings, browser_factory: BrowserFactory, login_flow: LoginFlow) -> None:
+    def __init__(self, settings: Settings, browser_factory: BrowserFactory, login_flow: LoginFlow, *,
+                 journal: SessionJournal | None = None) -> None:
         self.settings = settings
         self.factory = browser_factory
         self.login_flow = login_flow
+        self.journal = journal
+        # Without SESSION_SECRET and a state store (a registry built by a test) lookups only need
+        # to hold within this process.
+        self._secret: bytes = settings.session_secret or secrets.token_bytes(32)
         self.urls = PortalUrls.from_settings(settings)
         self._lock = threading.RLock()
         self._sessions: dict[str, BrowserSession] = {}
@@ -69,6 +80,8 @@ class SessionRegistry:
         self._login_slots = threading.BoundedSemaphore(settings.max_concurrent_logins)
         self.stats_book = RegistryStats()
         self._shutting_down = False
+        #: Background restores of keep-alive sessions at start (``MAX_CONCURRENT_LOGINS`` workers).
+        self._restorer: ThreadPoolExecutor | None = None
 
     @property
     def shutting_down(self) -> bool:
@@ -93,7 +106,7 @@ class SessionRegistry:
         holds at most one pin: resolving again drops the previous one (a new request on a reused
         server thread).
         """
-        key = credentials_key(self.settings.session_secret, tenant, credentials) if credentials else None
+        key = credentials_key(self._secret, tenant, credentials) if credentials else None
         self.release()
         if session_id:
             with self._lock:
@@ -210,10 +223,12 @@ class SessionRegistry:
             self._dispose(victim, "evicted")
             victim.lock.release()
         session.handle = handle
+        session.identity_origin = handle.identity_origin
         session.login_count = 1
         session.last_used = session.last_refresh = time.time()
         session.state = SessionState.READY
         session.record_url()
+        self._persist(session, snapshot=True)
         self._finish_first_login(session, None)
 
     def _make_room(self, session: BrowserSession) -> list[BrowserSession]:
@@ -329,8 +344,10 @@ class SessionRegistry:
             previous = session.state
             session.state = SessionState.BUSY if previous is SessionState.READY else previous
             session.current_operation = {"route": route, "request_id": request_id, "started_at": time.time()}
+            succeeded = False
             try:
                 yield session
+                succeeded = True
             finally:
                 session.current_operation = None
                 session.submitting = False
@@ -339,6 +356,8 @@ class SessionRegistry:
                 if touch:
                     session.last_used = time.time()
                 session.record_url()
+                # After a refresh or a successful operation the portal may have renewed its cookies.
+                self._persist(session, snapshot=succeeded)
         finally:
             session.lock.release()
 
@@ -357,6 +376,9 @@ class SessionRegistry:
         A session in ``needs_attention`` fails at once with its captcha error: its key is known bad."""
         if session.state is SessionState.NEEDS_ATTENTION and session.attention_error is not None:
             raise session.attention_error(details="the session needs a new captcha_api_key")
+        if session.restore_pending:
+            self._restore(session)  # answered as session_restored, not as a recovery
+            return False
         if session.state is SessionState.LOGGED_OUT or not self._browser_alive(session):
             self.relogin(session)
             return True
@@ -441,10 +463,12 @@ class SessionRegistry:
             raise
         session.login_count += 1
         session.last_refresh = time.time()
+        session.identity_origin = session.handle.identity_origin or session.identity_origin  # type: ignore[union-attr]
         # Still inside the caller's acquire(): busy until it releases the lock.
         session.state = SessionState.BUSY if session.current_operation else SessionState.READY
         self.stats_book.count("recoveries")
         log.info("%s re-established (login %d)", session.short_id, session.login_count)
+        self._persist(session, snapshot=True)
 
     def _browser_alive(self, session: BrowserSession) -> bool:
         return session.handle is not None and session.handle.alive()
@@ -454,6 +478,133 @@ class SessionRegistry:
         state = health.settle(session.driver, self.urls, self.settings.page_load_timeout)
         session.record_url()
         return state
+
+    # --- durability (issue 10): records, snapshots, restore -----------------------------------------
+    def _origins(self, session: BrowserSession) -> auth_snapshot.PortalOrigins:
+        return auth_snapshot.PortalOrigins.of(self.urls.app_bases().values(), session.identity_origin)
+
+    def _persist(self, session: BrowserSession, *, snapshot: bool) -> None:
+        """Write the session's record; with ``snapshot`` (lock held, browser used successfully)
+        first read the browser's portal login and keep it when it changed (cheap digest)."""
+        if self.journal is None or session.state is SessionState.CLOSING:
+            return
+        if snapshot and session.handle is not None and not session.handle.closed:
+            try:
+                taken = auth_snapshot.capture(session.handle, self._origins(session), session.snapshot)
+            except Exception as exc:  # noqa: BLE001 - a snapshot never fails the operation it follows
+                # A browser that died (or an odd page) keeps the last good snapshot.
+                log.info("%s: no new snapshot (%s)", session.short_id, type(exc).__name__)
+            else:
+                digest = taken.digest()
+                if digest != session.snapshot_digest:
+                    session.snapshot, session.snapshot_digest = taken, digest
+        self.journal.save(session)
+
+    def restore_all(self) -> int:
+        """At start-up (after the stale browsers were reaped): register the sessions of the
+        journal under their old ids. Keep-alive ones are restored now in the background, at most
+        ``MAX_CONCURRENT_LOGINS`` at once; regular ones when a request first uses them; regular
+        ones that expired while the service was down are deleted. Returns how many came back."""
+        if self.journal is None:
+            return 0
+        now = time.time()
+        stored = sorted(self.journal.load_all(), key=lambda s: s.last_used, reverse=True)
+        background: list[BrowserSession] = []
+        registered = 0
+        for item in stored:
+            decision = restore_decision(item, now, self.settings.session_timeout)
+            session = item.to_session(now)
+            # Matching follows this run's SESSION_SECRET, even if the operator changed it meanwhile.
+            session.lookup_key = credentials_key(self._secret, session.tenant, item.credentials)
+            with self._lock:
+                room = (decision is not RestoreDecision.DROP and len(self._sessions) < self.settings.max_sessions
+                        and self._count_locked(item.tenant) < self.settings.max_sessions_per_tenant)
+                if room:
+                    self._sessions[session.session_id] = session
+                    self._by_key[(session.tenant, session.lookup_key)] = session.session_id
+            if not room:
+                why = "expired while the service was down" if decision is RestoreDecision.DROP else "over MAX_SESSIONS"
+                log.warning("stored session %s not restored: %s", session.short_id, why)
+                self.journal.delete(item.session_id)
+                continue
+            registered += 1
+            if decision is RestoreDecision.BACKGROUND:
+                background.append(session)
+            else:
+                session.login_done.set()  # no login to wait for: the first request restores it
+        for session in background:
+            session.login_done.clear()  # requests wait for the restore as for a first login
+        if background:
+            self._restorer = ThreadPoolExecutor(self.settings.max_concurrent_logins, thread_name_prefix="restore")
+            for session in background:
+                self._restorer.submit(self._restore_in_background, session)
+        if registered:
+            log.info("%d stored session(s) found: %d keep-alive restoring now, the rest on first use",
+                     registered, len(background))
+        return registered
+
+    def _restore_in_background(self, session: BrowserSession) -> None:
+        try:
+            with session.lock:
+                with self._lock:
+                    current = self._sessions.get(session.session_id) is session and not self._shutting_down
+                if current and session.restore_pending:
+                    self._restore(session)
+        except ApiError:
+            pass  # logged and recorded by _restore; the next request or refresh tries again
+        except Exception:  # noqa: BLE001 - a restore must never kill the worker silently
+            log.exception("%s: restore failed unexpectedly", session.short_id)
+        finally:
+            session.login_done.set()
+
+    def _restore(self, session: BrowserSession) -> None:
+        """Bring a session of an earlier run back (lock held): a new browser, the stored portal
+        cookies and storage put back, the keep-alive page, the logged-in check. Logged in: ready,
+        no login at all. The portal refused the cookies (login page, 401 text): a re-login with
+        the stored credentials under the same id. Anything else fails (logged, ``last_error``):
+        the session stays ``logged_out`` and the next request or refresh tries again."""
+        session.state = SessionState.RESTORING
+        outcome = "failed"
+        try:
+            if session.handle is None or not self._browser_alive(session):
+                if session.handle is not None:
+                    session.handle.close()
+                session.handle = self.factory.create()
+                session.handle.identity_origin = session.identity_origin
+            state = self._put_back(session)
+            if state in (PageState.LOGIN_PAGE, PageState.EXPIRED_401):
+                log.info("%s: the portal no longer accepts the stored login; logging in again", session.short_id)
+                session.restore_pending = False  # from here on the ordinary re-login rules apply
+                self.relogin(session)
+                outcome = "relogin"
+            else:
+                health.raise_for_state(state, session.current_url or "")  # an error page: try again later
+                session.restore_pending = False
+                outcome = "cookies"
+        except ApiError as exc:
+            if session.state is SessionState.RESTORING:
+                session.state = SessionState.LOGGED_OUT
+                session.record_error(exc.error_type)
+            log.warning("%s: restore failed (%s: %s)", session.short_id, exc.error_type, exc.details or exc.message)
+            raise
+        finally:
+            self.stats_book.count(f"restores:{outcome}")
+        session.mark_restored(time.time())
+        session.last_refresh = session.restored_at
+        session.state = SessionState.BUSY if session.current_operation else SessionState.READY
+        log.info("%s restored (%s)", session.short_id, "portal cookies" if outcome == "cookies" else "re-login")
+        self._persist(session, snapshot=True)
+
+    def _put_back(self, session: BrowserSession) -> PageState:
+        """Snapshot into the browser, then the keep-alive page: is the portal login still good?"""
+        handle = session.handle
+        assert handle is not None
+        try:
+            if session.snapshot is not None:
+                auth_snapshot.restore(handle, self._origins(session), session.snapshot)
+            return self._probe_keep_alive(session)
+        except BROWSER_ERRORS as exc:
+            raise PortalUnavailable("Browser failed while restoring the session", details=type(exc).__name__) from None
 
     # --- look-up ------------------------------------------------------------------------------------
     def get(self, tenant: str | None, session_id: str) -> BrowserSession | None:
@@ -508,10 +659,13 @@ class SessionRegistry:
 
     def close_all(self, grace: float | None = None) -> int:
         """Shutdown: refuse new sessions and operations, give running operations ``grace`` seconds
-        overall (a booking past its Submit click: ``CONFIRMATION_TIMEOUT``), close every session,
-        then kill every browser still open (logins and re-logins in progress) and start no more."""
+        overall (a booking past its Submit click: ``CONFIRMATION_TIMEOUT``), quit every session's
+        browser (its record stays, with a last snapshot, for the next start), then kill every
+        browser still open (logins and re-logins in progress) and start no more."""
         with self._lock:
             self._shutting_down = True
+        if self._restorer is not None:
+            self._restorer.shutdown(wait=False, cancel_futures=True)
         started = time.monotonic()
         deadline = started + (self.settings.shutdown_grace if grace is None else grace)
         closed = 0
@@ -520,9 +674,12 @@ class SessionRegistry:
             if not got:
                 self.login_flow.cancel.set()  # a login still waiting on the solver stops now
             try:
+                # The record stays (the next start restores the session): a last snapshot first.
+                self._persist(session, snapshot=got)
                 with self._lock:
                     self._remove_locked(session)
-                self._dispose(session, "shutdown", quit_timeout=max(0.0, deadline - time.monotonic()))
+                self._dispose(session, "stopped (kept for the next start)",
+                              quit_timeout=max(0.0, deadline - time.monotonic()), forget=False)
                 closed += 1
             finally:
                 if got:
@@ -564,10 +721,14 @@ class SessionRegistry:
         if self._by_key.get(key) == session.session_id:
             del self._by_key[key]
 
-    def _dispose(self, session: BrowserSession, reason: str, *, quit_timeout: float = QUIT_TIMEOUT) -> int:
+    def _dispose(self, session: BrowserSession, reason: str, *, quit_timeout: float = QUIT_TIMEOUT,
+                 forget: bool = True) -> int:
         """Quit the browser (given ``quit_timeout``, then killed), reap its processes, delete its
-        profile, forget secrets and wizards."""
+        profile, forget secrets and wizards; with ``forget`` (the session ends for good) delete its
+        record too. Shutdown passes ``forget=False``."""
         session.state = SessionState.CLOSING
+        if forget and self.journal is not None:
+            self.journal.delete(session.session_id)
         handle, session.handle = session.handle, None
         killed = handle.close(quit_timeout=quit_timeout) if handle is not None else 0
         session.wipe_secrets()
@@ -577,4 +738,10 @@ class SessionRegistry:
     # --- statistics ---------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Counts for /health and /metrics; registry data only (no browser is touched)."""
-        return self.stats_book.summary(self.list(), self.settings.max_sessions, self.login_flow.captcha_solves)
+        sessions = self.list()
+        out = self.stats_book.summary(sessions, self.settings.max_sessions, self.login_flow.captcha_solves)
+        if self.journal is not None:
+            out["state"] = {"backend": self.journal.backend, "sessions": self.journal.count(),
+                            "restored": sum(s.restored_at is not None for s in sessions),
+                            "restoring": sum(s.state is SessionState.RESTORING for s in sessions)}
+        return out

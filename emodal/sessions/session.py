@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
     from emodal.browser.factory import BrowserHandle
+    from emodal.browser.snapshot import AuthSnapshot
 
 
 class SessionState(str, enum.Enum):
@@ -34,6 +35,9 @@ class SessionState(str, enum.Enum):
     #: The stored captcha key was refused (bad key, no balance) on a re-login: no automatic
     #: re-login until a request brings another key (re-trying a known-bad key gets it banned).
     NEEDS_ATTENTION = "needs_attention"
+    #: A session of an earlier run of the service being brought back into a new browser (its
+    #: stored portal cookies put back, else a re-login under the same id): requests wait for it.
+    RESTORING = "restoring"
     CLOSING = "closing"
 
 
@@ -84,6 +88,21 @@ class BrowserSession:
         self.submitted_at: float | None = None
         #: The captcha error class that put the session in ``needs_attention`` (re-raised, never re-tried).
         self.attention_error: type[Exception] | None = None
+        # --- durability (issue 10; the registry and its journal own these) ---
+        #: Epoch when this session of an earlier run was brought back (``/sessions`` ``restored_at``).
+        self.restored_at: float | None = None
+        #: True while the session waits to be brought back into a new browser (a regular one until
+        #: its first use, a keep-alive one until the background restore reached it).
+        self.restore_pending = False
+        #: The portal auth snapshot (cookies + web storage; a secret) and its cheap digest.
+        self.snapshot: AuthSnapshot | None = None
+        self.snapshot_digest: str | None = None
+        #: Origin of the identity host the login went through (its cookies are in the snapshot).
+        self.identity_origin: str | None = None
+        #: Marks (``wizard_mark``) of appointment wizards open when the service stopped, with the
+        #: epoch they would have expired: their ids answer ``appointment_session_expired``.
+        self.lost_wizards: dict[str, float] = {}
+        self._restored_unreported = False
 
     def __repr__(self) -> str:
         return f"BrowserSession({self.short_id}, user={self.username!r}, state={self.state.value})"
@@ -151,9 +170,20 @@ class BrowserSession:
         self.last_error = {"error_type": error_type, "at": iso_utc(time.time())}
 
     def wipe_secrets(self) -> None:
-        """Forget credentials and wizards (API_SPEC 3.2: wiped at close)."""
+        """Forget credentials, the portal snapshot and wizards (API_SPEC 3.2: wiped at close)."""
         self.credentials = None
+        self.snapshot = None
         self.wizards.clear()
+
+    def mark_restored(self, at: float) -> None:
+        """Brought back from an earlier run: the next successful response says so once."""
+        self.restored_at = at
+        self._restored_unreported = True
+
+    def take_restored(self) -> bool:
+        """True once after :meth:`mark_restored` (the response adds ``session_restored: true``)."""
+        taken, self._restored_unreported = self._restored_unreported, False
+        return taken
 
     def describe(self, session_timeout: float, *, owner: bool = False) -> dict[str, Any]:
         """The ``/sessions`` object of API_SPEC 4.10, from registry data only (no browser call)."""
@@ -176,6 +206,7 @@ class BrowserSession:
             "login_count": self.login_count,
             "last_error": self.last_error,
             "open_appointment_workflows": len(self.wizards),
+            "restored_at": iso_utc(self.restored_at),
         }
         if owner:
             out["owner"] = self.tenant

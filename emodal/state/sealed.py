@@ -16,9 +16,11 @@ from emodal.state.store import StateStore
 SEALED = "sealed"
 #: Namespace of service-wide secrets (``persistent_secret``).
 SECRETS_NAMESPACE = "secrets"
+#: Namespace of session records (``emodal.sessions.journal``): credentials and portal snapshot sealed.
+SESSIONS_NAMESPACE = "sessions"
 #: Every namespace holding sealed fields; ``rotate-key`` rotates exactly these. A namespace that
-#: starts storing secrets (sessions, when the registry is wired to the store) must be added here.
-SEALED_NAMESPACES: tuple[str, ...] = (SECRETS_NAMESPACE,)
+#: starts storing secrets must be added here.
+SEALED_NAMESPACES: tuple[str, ...] = (SECRETS_NAMESPACE, SESSIONS_NAMESPACE)
 
 
 def persistent_secret(store: StateStore, box: SecretBox, name: str) -> str:

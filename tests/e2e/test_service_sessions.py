@@ -10,7 +10,7 @@ GET_SESSION_KEYS = {"success", "session_id", "is_new", "username", "created_at",
                     "message"}
 LISTED_KEYS = {"session_id", "username", "keep_alive", "state", "busy", "current_operation", "created_at",
                "last_used", "last_refresh", "expires_at", "current_url", "login_count", "last_error",
-               "open_appointment_workflows"}
+               "open_appointment_workflows", "restored_at"}
 
 pytestmark = pytest.mark.browser
 

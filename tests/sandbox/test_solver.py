@@ -145,3 +145,15 @@ def test_json_api_unsolvable_and_unknown_task(solver):
     unknown = requests.post(f"{solver}/2captcha/getTaskResult",
                             json={"clientKey": "sandbox-key", "taskId": 1}, timeout=10).json()
     assert unknown["errorId"] == 16 and unknown["errorCode"] == "ERROR_NO_SUCH_CAPCHA_ID"
+
+
+def test_admin_counts_the_tasks_created_by_key(solver, sandbox):
+    """`GET /_sandbox/solver`: tasks created, in all and by key (a refused key creates none)."""
+    before = sandbox.admin.solver_tasks()
+    for key in ("sandbox-key", "sandbox-key", "sandbox-key-unsolvable", "not-a-key"):
+        in_php(solver, key=key)
+    after = sandbox.admin.solver_tasks()
+    assert after["tasks_created"] == before["tasks_created"] + 3
+    assert after["by_key"]["sandbox-key"] == before["by_key"].get("sandbox-key", 0) + 2
+    assert after["by_key"]["sandbox-key-unsolvable"] == before["by_key"].get("sandbox-key-unsolvable", 0) + 1
+    assert "not-a-key" not in after["by_key"]

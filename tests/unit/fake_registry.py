@@ -26,6 +26,12 @@ class FakeSession:
         self.driver = object()  # never driven: operations in unit tests do not touch it
         self.handle = None
         self.errors: list[str] = []
+        self.lost_wizards: dict[str, float] = {}
+        self.restored = False
+
+    def take_restored(self) -> bool:
+        taken, self.restored = self.restored, False
+        return taken
 
     def session_dir(self, downloads_dir) -> Path:
         return Path(downloads_dir) / self.session_id

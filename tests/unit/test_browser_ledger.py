@@ -1,9 +1,8 @@
-"""Browsers left behind by a killed run (issue 15 item 14): the ledger in STATE_DIR and the
+"""Browsers left behind by a killed run (issue 15 item 14): the ledger in the state store and the
 start-up reaping, with plain ``sleep``/``python`` processes standing in for ChromeDriver/Chromium.
 The start-time check is the point: a recorded PID now used by another process is never signalled."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -14,8 +13,9 @@ import psutil
 import pytest
 
 from emodal.browser.factory import BrowserFactory, group_pids
-from emodal.browser.ledger import BrowserLedger, process_started
+from emodal.browser.ledger import NAMESPACE, BrowserLedger, process_started
 from emodal.config import Settings
+from emodal.state import SQLiteStore
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 
@@ -48,36 +48,43 @@ def wait_gone(pid: int) -> bool:
     return gone(pid)
 
 
-def factory_of(state_dir: Path) -> BrowserFactory:
-    return BrowserFactory(Settings(downloads_dir=state_dir.parent, state_dir=state_dir))
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    opened = SQLiteStore(tmp_path / "state.db")
+    yield opened
+    opened.close()
+
+
+def factory_of(store: SQLiteStore) -> BrowserFactory:
+    return BrowserFactory(Settings(downloads_dir=store.path.parent), ledger=BrowserLedger(store))
 
 
 def test_stale_browser_group_is_killed_when_its_leader_has_the_recorded_start_time(
-        tmp_path: Path, spawned: list[subprocess.Popen[bytes]]) -> None:
+        tmp_path: Path, store: SQLiteStore, spawned: list[subprocess.Popen[bytes]]) -> None:
     leader = subprocess.Popen(SLEEPER, start_new_session=True)
     spawned.append(leader)
-    BrowserLedger(tmp_path, owner=dead_owner()).record(leader.pid, tmp_path / "emodal-browser-x")
-    factory = factory_of(tmp_path)
+    BrowserLedger(store, owner=dead_owner()).record(leader.pid, tmp_path / "emodal-browser-x")
+    factory = factory_of(store)
     assert factory.reap_stale() == 1
     assert leader.wait(10) == -9 and factory.ledger.stale() == []
 
 
-def test_reused_pid_is_never_killed(tmp_path: Path, spawned: list[subprocess.Popen[bytes]]) -> None:
+def test_reused_pid_is_never_killed(tmp_path: Path, store: SQLiteStore,
+                                    spawned: list[subprocess.Popen[bytes]]) -> None:
     stranger = subprocess.Popen(SLEEPER, start_new_session=True)
     spawned.append(stranger)
-    ledger = BrowserLedger(tmp_path, owner=dead_owner())
+    ledger = BrowserLedger(store, owner=dead_owner())
     ledger.record(stranger.pid, tmp_path / "emodal-browser-x")
-    record_file = ledger.dir / f"{stranger.pid}.json"
-    record = json.loads(record_file.read_text())
+    record = store.get(NAMESPACE, str(stranger.pid)).value
     record["started"] -= 3600  # our browser with this PID started an hour earlier: the PID was reused
-    record_file.write_text(json.dumps(record))
-    factory = factory_of(tmp_path)
+    store.put(NAMESPACE, str(stranger.pid), record)
+    factory = factory_of(store)
     assert factory.reap_stale() == 0
     assert stranger.poll() is None and group_pids(stranger.pid) == [stranger.pid]
     assert factory.ledger.stale() == []  # the record is dropped, the process untouched
 
 
-def test_without_its_leader_only_members_naming_the_profile_are_killed(tmp_path: Path) -> None:
+def test_without_its_leader_only_members_naming_the_profile_are_killed(tmp_path: Path, store: SQLiteStore) -> None:
     profile = tmp_path / "emodal-browser-abc"
     code = "import time; time.sleep(120)"
     leader = subprocess.Popen(["sh", "-c", f'"{sys.executable}" -c "{code}" {profile} & '
@@ -88,14 +95,12 @@ def test_without_its_leader_only_members_naming_the_profile_are_killed(tmp_path:
     ours = next(pid for pid, cmdline in members.items() if str(profile) in cmdline)
     other = next(pid for pid in members if pid != ours)
     try:
-        ledger = BrowserLedger(tmp_path, owner=dead_owner())
+        ledger = BrowserLedger(store, owner=dead_owner())
         ledger.record(ours, profile)  # written as for the leader, with the recorded leader's pgid:
-        record_file = ledger.dir / f"{ours}.json"
-        record = json.loads(record_file.read_text())
-        record_file.unlink()
-        record["pgid"] = leader.pid
-        (ledger.dir / f"{leader.pid}.json").write_text(json.dumps(record))
-        assert factory_of(tmp_path).reap_stale() == 1
+        record = store.get(NAMESPACE, str(ours)).value
+        store.delete(NAMESPACE, str(ours))
+        store.put(NAMESPACE, str(leader.pid), {**record, "pgid": leader.pid})
+        assert factory_of(store).reap_stale() == 1
         assert wait_gone(ours) and not gone(other)
     finally:
         for pid in members:
@@ -103,13 +108,14 @@ def test_without_its_leader_only_members_naming_the_profile_are_killed(tmp_path:
                 psutil.Process(pid).kill()
 
 
-def test_records_of_a_live_owner_are_not_stale(tmp_path: Path, spawned: list[subprocess.Popen[bytes]]) -> None:
+def test_records_of_a_live_owner_are_not_stale(tmp_path: Path, store: SQLiteStore,
+                                               spawned: list[subprocess.Popen[bytes]]) -> None:
     browser = subprocess.Popen(SLEEPER, start_new_session=True)
     spawned.append(browser)
-    BrowserLedger(tmp_path).record(browser.pid, tmp_path / "emodal-browser-x")  # this process owns it
-    assert factory_of(tmp_path).reap_stale() == 0 and browser.poll() is None
-    BrowserLedger(tmp_path).forget(browser.pid)
-    assert BrowserLedger(tmp_path).stale() == [] and not list((tmp_path / "browsers").iterdir())
+    BrowserLedger(store).record(browser.pid, tmp_path / "emodal-browser-x")  # this process owns it
+    assert factory_of(store).reap_stale() == 0 and browser.poll() is None
+    BrowserLedger(store).forget(browser.pid)
+    assert BrowserLedger(store).stale() == [] and store.scan(NAMESPACE) == []
 
 
 def wait_for_execs(pgid: int, count: int) -> dict[int, list[str]]:

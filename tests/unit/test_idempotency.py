@@ -1,17 +1,16 @@
 """Idempotency records of /make_appointment (API_SPEC 4.8): replay, conflicts, crash leftovers."""
 import hashlib
 import json
-import os
-import stat
 import threading
+import time
 
 import pytest
 
 from emodal.api.appointments import MakeAppointmentRequest
 from emodal.api.schemas import BusinessRequest
 from emodal.errors import IdempotencyConflict, InvalidField, SessionBusy
-from emodal.operations import idempotency
-from emodal.operations.idempotency import FINGERPRINT_FIELDS, IdempotencyStore, resolve_key
+from emodal.operations.idempotency import FINGERPRINT_FIELDS, NAMESPACE, IdempotencyStore, resolve_key
+from emodal.state import SQLiteStore
 
 BOOKING = {"trucking_company": "B & T DRAYAGE LLC", "terminal": "Total Terminals Intl LLC",
            "move_type": "PICK FULL", "container_id": "TGBU2000026", "truck_plate": "9E51234",
@@ -21,17 +20,44 @@ BOOKING = {"trucking_company": "B & T DRAYAGE LLC", "terminal": "Total Terminals
 SECRET = b"server-secret-of-the-tests-0123"
 
 
-def make_store(tmp_path, secret=SECRET, ttl=3600, wait_timeout=0.5):
-    return IdempotencyStore(tmp_path, ttl=ttl, wait_timeout=wait_timeout, secret=secret)
+class Clock:
+    """The state store's wall clock, moved by the tests (expiry without waiting)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
-def store(tmp_path):
-    return make_store(tmp_path)
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def state(tmp_path, clock):
+    opened = SQLiteStore(tmp_path / "state.db", clock=clock)
+    yield opened
+    opened.close()
+
+
+def make_store(state, secret=SECRET, ttl=3600, wait_timeout=0.5):
+    return IdempotencyStore(state, ttl=ttl, wait_timeout=wait_timeout, secret=secret, clock=state._clock)
+
+
+@pytest.fixture
+def store(state):
+    return make_store(state)
 
 
 def fingerprint(params):
-    return IdempotencyStore("/nonexistent", ttl=1, wait_timeout=1, secret=SECRET).fingerprint(params)
+    return IdempotencyStore(None, ttl=1, wait_timeout=1, secret=SECRET).booking_fingerprint(params)  # type: ignore[arg-type]
+
+
+def stored_texts(state):
+    """Every idempotency record as the database holds it (JSON text)."""
+    return [json.dumps(r.value) for r in state.scan(NAMESPACE)]
 
 
 def test_key_header_wins_and_conflict_is_400():
@@ -77,11 +103,13 @@ def test_other_payload_is_422_and_other_tenant_is_independent(store):
 
 def test_submitting_leftover_is_409(tmp_path):
     fp = fingerprint(BOOKING)
-    first = make_store(tmp_path)
+    state = SQLiteStore(tmp_path / "state.db")
+    first = make_store(state)
     first.check("t1", "k", fp)
     first.begin("t1", "k", fp)
+    state.close()
     # A new process (restart after a crash) finds the record still "submitting".
-    second = make_store(tmp_path)
+    second = make_store(SQLiteStore(tmp_path / "state.db"))
     with pytest.raises(IdempotencyConflict) as exc:
         second.check("t1", "k", fp)
     assert exc.value.status == 409 and exc.value.details["reason"] == "outcome_unknown"
@@ -114,32 +142,40 @@ def test_still_running_past_the_wait_is_session_busy(store):
         store.check("t1", "k", fp)
 
 
-def test_expired_record_is_forgotten_and_files_hold_no_key(tmp_path):
+def test_expired_record_is_forgotten_and_the_store_holds_no_key(state, clock):
     fp = fingerprint(BOOKING)
-    store = make_store(tmp_path, ttl=10, wait_timeout=0.1)
+    store = make_store(state, ttl=10, wait_timeout=0.1)
     store.check("t1", "secret-key", fp)
     store.begin("t1", "secret-key", fp)
     store.complete("t1", "secret-key", fp, 200, {"success": True})
-    files = list((tmp_path / "idempotency").glob("*.json"))
-    assert len(files) == 1 and "secret-key" not in files[0].name
-    assert json.loads(files[0].read_text())["state"] == "completed"
-    import time
-    assert store.check("t1", "secret-key", fp, now=time.time() + 11) is None
+    [record] = state.scan(NAMESPACE)
+    assert "secret-key" not in record.key and "t1" not in record.key and record.value["state"] == "completed"
+    clock.now += 11
+    assert store.check("t1", "secret-key", fp) is None
 
 
-def test_purge_deletes_only_expired_records(tmp_path):
-    import time
-    store = make_store(tmp_path, ttl=10, wait_timeout=0.1)
-    for key in ("old", "new"):
-        store.check("t1", key, "fp")
-        store.begin("t1", key, "fp")
-        store.complete("t1", key, "fp", 200, {"success": True})
-    old = next(p for p in (tmp_path / "idempotency").glob("*.json") if p == store._path("t1", "old"))
-    record = json.loads(old.read_text())
-    record["updated_at"] -= 20
-    old.write_text(json.dumps(record))
-    assert store.purge_expired(now=time.time()) == 1
-    assert not old.exists() and store.check("t1", "new", "fp").status == 200
+def test_records_expire_ttl_after_their_last_write(state, clock):
+    store = make_store(state, ttl=10, wait_timeout=0.1)
+    store.check("t1", "old", "fp")
+    store.begin("t1", "old", "fp")
+    clock.now += 8
+    store.check("t1", "new", "fp")
+    store.begin("t1", "new", "fp")
+    store.complete("t1", "new", "fp", 200, {"success": True})
+    clock.now += 3
+    assert state.purge_expired() == 1
+    assert [r.key for r in state.scan(NAMESPACE)] == [store.record_key("t1", "new")]
+    assert store.check("t1", "new", "fp").status == 200
+
+
+def test_a_submitting_record_written_meanwhile_stops_a_second_submit(state):
+    """Two calls that both passed ``check`` (two processes on one store, later): one Submit only."""
+    first, second = make_store(state), make_store(state)
+    assert first.check("t1", "k", "fp") is None and second.check("t1", "k", "fp") is None
+    first.begin("t1", "k", "fp")
+    with pytest.raises(IdempotencyConflict) as exc:
+        second.begin("t1", "k", "fp")
+    assert exc.value.status == 409
 
 
 # --- issue 15: what decides the booking, secrets at rest, durability --------------------------------
@@ -164,10 +200,10 @@ def test_another_wizard_with_the_same_key_is_a_conflict_not_a_replay(store):
     assert exc.value.status == 422
 
 
-def test_fingerprint_is_keyed_by_the_server_secret(tmp_path):
-    assert make_store(tmp_path).fingerprint(BOOKING) == make_store(tmp_path).fingerprint(BOOKING)
-    assert make_store(tmp_path, secret=b"another-secret-0123456789").fingerprint(BOOKING) != \
-        make_store(tmp_path).fingerprint(BOOKING)
+def test_fingerprint_is_keyed_by_the_server_secret(state):
+    assert make_store(state).booking_fingerprint(BOOKING) == make_store(state).booking_fingerprint(BOOKING)
+    assert make_store(state, secret=b"another-secret-0123456789").booking_fingerprint(BOOKING) != \
+        make_store(state).booking_fingerprint(BOOKING)
 
 
 def _unkeyed_prints(params):
@@ -179,16 +215,15 @@ def _unkeyed_prints(params):
         yield hashlib.sha512(text.encode()).hexdigest()
 
 
-def test_no_pin_can_be_brute_forced_from_the_record_and_no_secret_is_stored(store, tmp_path):
+def test_no_pin_can_be_brute_forced_from_the_record_and_no_secret_is_stored(store, state):
     pin = "4821"
     params = {**BOOKING, "pin_code": pin, "password": "sandbox-pass", "captcha_api_key": "sandbox-key"}
-    fp = store.fingerprint(params)
+    fp = store.booking_fingerprint(params)
     store.check("t1", "k", fp)
     store.begin("t1", "k", fp)
     store.complete("t1", "k", fp, 502, {"success": False, "requested": {"pin_code": "****", "terminal": "TTI"},
                                         "password": "sandbox-pass", "captcha_api_key": "sandbox-key"})
-    [path] = (tmp_path / "idempotency").glob("*.json")
-    text = path.read_text()
+    [text] = stored_texts(state)
     stored = json.loads(text)["fingerprint"]
     for field in ("pin_code", "password", "captcha_api_key", "sandbox-pass", "sandbox-key"):
         assert field not in text
@@ -197,39 +232,20 @@ def test_no_pin_can_be_brute_forced_from_the_record_and_no_secret_is_stored(stor
         assert stored not in set(_unkeyed_prints({**public, "pin_code": guess})), guess
 
 
-def test_record_of_another_secret_is_never_replayed(tmp_path):
-    """A restart with a new random SESSION_SECRET cannot verify old prints: a left-over ``submitting``
-    record is still 409 (outcome unknown), a completed one a 422 conflict, never a replay."""
-    old = make_store(tmp_path, secret=b"secret-before-the-restart-01")
-    for key, state in (("sub", "submitting"), ("done", "completed")):
-        old.check("t1", key, old.fingerprint(BOOKING))
-        old.begin("t1", key, old.fingerprint(BOOKING))
-        if state == "completed":
-            old.complete("t1", key, old.fingerprint(BOOKING), 200, {"success": True})
-    new = make_store(tmp_path)
+def test_record_of_another_secret_is_never_replayed(state):
+    """A restart with another SESSION_SECRET (a new key made the stored one unreadable) cannot
+    verify old prints: a left-over ``submitting`` record is still 409 (outcome unknown), a
+    completed one a 422 conflict, never a replay."""
+    old = make_store(state, secret=b"secret-before-the-restart-01")
+    for key, outcome in (("sub", "submitting"), ("done", "completed")):
+        old.check("t1", key, old.booking_fingerprint(BOOKING))
+        old.begin("t1", key, old.booking_fingerprint(BOOKING))
+        if outcome == "completed":
+            old.complete("t1", key, old.booking_fingerprint(BOOKING), 200, {"success": True})
+    new = make_store(state)
     with pytest.raises(IdempotencyConflict) as exc:
-        new.check("t1", "sub", new.fingerprint(BOOKING))
+        new.check("t1", "sub", new.booking_fingerprint(BOOKING))
     assert exc.value.status == 409
     with pytest.raises(IdempotencyConflict) as exc:
-        new.check("t1", "done", new.fingerprint(BOOKING))
+        new.check("t1", "done", new.booking_fingerprint(BOOKING))
     assert exc.value.status == 422
-
-
-def test_directory_is_fsynced_after_the_atomic_rename(store, tmp_path, monkeypatch):
-    events = []
-    real_replace, real_fsync = os.replace, os.fsync
-
-    def replace(src, dst):
-        events.append(("replace", str(dst)))
-        real_replace(src, dst)
-
-    def fsync(fd):
-        events.append(("fsync_dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync_file", fd))
-        real_fsync(fd)
-
-    monkeypatch.setattr(idempotency.os, "replace", replace)
-    monkeypatch.setattr(idempotency.os, "fsync", fsync)
-    store.check("t1", "k", fingerprint(BOOKING))
-    store.begin("t1", "k", fingerprint(BOOKING))
-    kinds = [e[0] for e in events]
-    assert kinds == ["fsync_file", "replace", "fsync_dir"], kinds

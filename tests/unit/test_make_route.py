@@ -1,6 +1,5 @@
 """`/make_appointment` around its operation (API_SPEC 4.8): what a failure after Submit answers, counts
 and stores, over a fake registry and a stand-in operation (no browser)."""
-import json
 import re
 
 import pytest
@@ -8,6 +7,7 @@ import pytest
 from emodal.api import appointments
 from emodal.app import shutdown
 from emodal.errors import PortalRejected, SlotNotAvailable
+from emodal.operations.idempotency import NAMESPACE
 from tests.unit.fake_registry import make_app
 
 REQUEST = {"username": "jdoe", "password": "sandbox-pass", "captcha_api_key": "sandbox-key",
@@ -49,8 +49,13 @@ def post(app, key="k-1", **extra):
 
 
 def records(app):
-    folder = app.extensions["emodal_settings"].state_dir / "idempotency"
-    return [json.loads(p.read_text()) for p in folder.glob("*.json")]
+    return [r.value for r in app.extensions["emodal_state"].store.scan(NAMESPACE)]
+
+
+def database_bytes(app):
+    """The database as a copy of its files would hold it (the WAL has the latest writes)."""
+    path = app.extensions["emodal_state"].store.path
+    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
 
 
 def appointments_counted(app):
@@ -93,9 +98,8 @@ def test_stored_answer_holds_no_secret(app, monkeypatch):
     operation(app, monkeypatch, result={"appointment_confirmed": True, "confirmation_number": "TTI-1",
                                         "requested": {"terminal": "TTI", "pin_code": "****"}})
     assert post(app).status_code == 200
-    folder = app.extensions["emodal_settings"].state_dir / "idempotency"
-    [path] = folder.glob("*.json")
-    text = path.read_text()
+    raw = database_bytes(app)
     for secret in ("pin_code", "4821", "password", "sandbox-pass", "captcha_api_key", "sandbox-key"):
-        assert secret not in text
-    assert json.loads(text)["body"]["confirmation_number"] == "TTI-1"
+        assert secret.encode() not in raw
+    [record] = records(app)
+    assert record["body"]["confirmation_number"] == "TTI-1"

@@ -21,6 +21,7 @@ ASMITH = Credentials("asmith", "pw2", "key")
 
 class FakeHandle:
     pgid = None
+    identity_origin = None
 
     def __init__(self) -> None:
         self.driver = type("Driver", (), {"current_url": "https://account.emodal.com/Home/Welcome?x=1"})()
@@ -351,5 +352,9 @@ def test_shutdown_waits_one_grace_in_all(tmp_path: Path) -> None:
             waits["sessions"] = settings.shutdown_grace if grace is None else grace
             return 0
 
-    Lifecycle(settings, Registry(), Refresher(), None).shutdown()  # type: ignore[arg-type]
+    class Store:
+        def close(self) -> None:
+            waits["store_closed"] = True
+
+    Lifecycle(settings, Registry(), Refresher(), Store()).shutdown()  # type: ignore[arg-type]
     assert waits["refresher"] + waits["sessions"] <= settings.shutdown_grace
