@@ -322,11 +322,15 @@ class SessionRegistry:
                 raise SessionNotFound()
             previous = session.state
             session.state = SessionState.BUSY if previous is SessionState.READY else previous
-            session.current_operation = {"route": route, "request_id": request_id, "started_at": time.time()}
+            session.begin_operation(route, request_id)
+            error: BaseException | None = None
             try:
                 yield session
+            except BaseException as exc:
+                error = exc
+                raise
             finally:
-                session.current_operation = None
+                session.end_operation(error)
                 session.submitting = False
                 if session.state is SessionState.BUSY:
                     session.state = SessionState.READY
