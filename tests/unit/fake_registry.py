@@ -23,6 +23,7 @@ class FakeSession:
         self.closed = False
         self.driver = object()  # never driven: operations in unit tests do not touch it
         self.errors: list[str] = []
+        self.recent_operations: list[dict[str, Any]] = []  # BrowserSession's finished operations
 
     def session_dir(self, downloads_dir) -> Path:
         return Path(downloads_dir) / self.session_id
