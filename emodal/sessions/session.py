@@ -104,8 +104,9 @@ class BrowserSession:
     @property
     def short_id(self) -> str:
         """The id with its random part cut to 6 characters, for logs (API_SPEC 2: ids are bearer tokens)."""
-        head, _, token = self.session_id.rpartition("_")
-        return f"{head}_{token[:6]}"
+        # The token is URL-safe base64 and may itself contain "_": cut after the second separator.
+        prefix, seconds, token = self.session_id.split("_", 2)
+        return f"{prefix}_{seconds}_{token[:6]}"
 
     @property
     def driver(self) -> WebDriver:

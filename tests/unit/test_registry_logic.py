@@ -376,3 +376,10 @@ def test_finished_operations_are_kept_newest_first_with_outcome_and_bounded(tmp_
             pass
     assert len(session.recent_operations) == OPERATION_HISTORY
     assert session.recent_operations[0]["route"] == "refresh"
+
+
+def test_short_id_keeps_six_characters_of_a_token_containing_underscores() -> None:
+    from emodal.sessions.session import BrowserSession
+
+    session = BrowserSession("session_1796475838_bbLve-JEwqU-_gZKwPxQ9nA", "t1", JDOE, "lookup", keep_alive=True)
+    assert session.short_id == "session_1796475838_bbLve-"
