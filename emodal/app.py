@@ -17,7 +17,7 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from emodal.api import appointments, auth, containers, files, ops, sessions, storage
+from emodal.api import appointments, auth, console, containers, files, ops, sessions, storage
 from emodal.api.http import error_body, new_request_id
 from emodal.api.metrics import Metrics
 from emodal.config import Settings
@@ -138,7 +138,7 @@ def create_app(settings: Settings, *, registry: Any = None, refresher: Any = Non
         "emodal_metrics": Metrics(registry.stats), "emodal_lifecycle": lifecycle,
         "emodal_started_at": time.time(),
     })
-    for blueprint in (ops.bp, sessions.bp, files.bp, containers.bp, appointments.bp):
+    for blueprint in (ops.bp, sessions.bp, files.bp, containers.bp, appointments.bp, console.bp):
         app.register_blueprint(blueprint)
     _install_hooks(app, settings, lifecycle)
     auth.log_auth_mode(settings)

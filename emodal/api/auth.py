@@ -22,6 +22,9 @@ OPEN_MODE_LOG = ("API authentication is DISABLED (EMODAL_API_KEYS unset): "
                  "any caller can use every session")
 #: Routes reachable without a key even when keys are configured.
 PUBLIC_ENDPOINTS = frozenset({"ops.health"})
+#: Blueprints that check their own sign-in instead of a key header: the operator console keeps the
+#: tenant in a signed cookie (emodal/api/console/signin.py) so a browser never sends the key again.
+SIGNED_IN_BLUEPRINTS = frozenset({"console"})
 
 
 def tenant_id(key: str) -> str:
@@ -59,15 +62,24 @@ def authenticate(settings: Settings) -> None:
         g.tenant, g.is_admin = OPEN_TENANT, True
         return
     g.tenant, g.is_admin = None, False
+    if request.blueprint in SIGNED_IN_BLUEPRINTS:
+        return  # a matched route of such a blueprint: its own before_request signs the caller in
     key = presented_key()
-    if key is not None:
-        is_admin = _matches(key, settings.emodal_admin_keys)
-        if is_admin or _matches(key, settings.emodal_api_keys):
-            g.tenant, g.is_admin = tenant_id(key), is_admin
-            return
+    owner = tenant_of(settings, key) if key is not None else None
+    if owner is not None:
+        g.tenant, g.is_admin = owner
+        return
     if request.endpoint in PUBLIC_ENDPOINTS and request.method in ("GET", "HEAD"):
         return
     raise Unauthorized()
+
+
+def tenant_of(settings: Settings, key: str) -> tuple[str, bool] | None:
+    """``(tenant, is_admin)`` of a configured key, else ``None``; constant time over every key."""
+    is_admin = _matches(key, settings.emodal_admin_keys)
+    if is_admin or _matches(key, settings.emodal_api_keys):
+        return tenant_id(key), is_admin
+    return None
 
 
 def require_admin() -> None:

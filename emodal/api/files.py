@@ -76,13 +76,19 @@ def resolve_served_file(settings: Settings, subpath: str, tenant: str, is_admin:
     return target
 
 
-@bp.route("/files/<path:subpath>", methods=["GET", "HEAD"])
-def serve_file(subpath: str) -> Response:
-    # request.path keeps an empty component that the converter may merge ("/files//etc/passwd").
-    raw = request.path[len("/files/"):] if request.path.startswith("/files/") else subpath
+def send_session_file(prefix: str, subpath: str) -> Response:
+    """The file under ``prefix`` (``/files/``, the console's ``/console/files/``) for ``g.tenant``.
+
+    ``request.path`` keeps an empty component that the converter may merge ("/files//etc/passwd")."""
+    raw = request.path[len(prefix):] if request.path.startswith(prefix) else subpath
     target = resolve_served_file(http.settings(), raw, g.tenant, g.is_admin)
     inline = request.args.get("inline") in ("1", "true") and target.suffix.lower() == ".png"
     return send_download(target, target.name, inline=inline)
+
+
+@bp.route("/files/<path:subpath>", methods=["GET", "HEAD"])
+def serve_file(subpath: str) -> Response:
+    return send_session_file("/files/", subpath)
 
 
 register("/files/{path}", "GET", None, "Download a file of one of the caller's sessions "

@@ -343,13 +343,15 @@ class SessionRegistry:
                 raise SessionNotFound()
             previous = session.state
             session.state = SessionState.BUSY if previous is SessionState.READY else previous
-            session.current_operation = {"route": route, "request_id": request_id, "started_at": time.time()}
-            succeeded = False
+            session.begin_operation(route, request_id)
+            error: BaseException | None = None
             try:
                 yield session
-                succeeded = True
+            except BaseException as exc:
+                error = exc
+                raise
             finally:
-                session.current_operation = None
+                session.end_operation(error)
                 session.submitting = False
                 if session.state is SessionState.BUSY:
                     session.state = SessionState.READY
@@ -357,7 +359,7 @@ class SessionRegistry:
                     session.last_used = time.time()
                 session.record_url()
                 # After a refresh or a successful operation the portal may have renewed its cookies.
-                self._persist(session, snapshot=succeeded)
+                self._persist(session, snapshot=error is None)
         finally:
             session.lock.release()
 

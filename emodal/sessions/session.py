@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,9 @@ class SessionState(str, enum.Enum):
 #: States in which nobody drives the browser: eviction candidates when their lock is free.
 IDLE_STATES = frozenset({SessionState.READY, SessionState.LOGGED_OUT, SessionState.NEEDS_ATTENTION})
 
+#: Finished operations kept per session for the operator console (newest first); memory only.
+OPERATION_HISTORY = 20
+
 
 class BrowserSession:
     """A portal login held by one browser, owned by one tenant.
@@ -67,6 +71,8 @@ class BrowserSession:
         self.last_error: dict[str, Any] | None = None
         self.current_url: str | None = None
         self.current_operation: dict[str, Any] | None = None
+        #: The last :data:`OPERATION_HISTORY` finished operations (see :meth:`end_operation`).
+        self.recent_operations: deque[dict[str, Any]] = deque(maxlen=OPERATION_HISTORY)
         #: One operation at a time per browser. A plain Lock: re-entry would mean two code paths
         #: believe they own the driver.
         self.lock = threading.Lock()
@@ -165,6 +171,23 @@ class BrowserSession:
             self.current_url = strip_query(self.handle.driver.current_url)
         except Exception:  # noqa: BLE001 - a dead browser simply leaves the last known URL
             return
+
+    def begin_operation(self, route: str, request_id: str | None) -> None:
+        """Mark the operation that now holds the lock (``/sessions`` ``current_operation``)."""
+        self.current_operation = {"route": route, "request_id": request_id, "started_at": time.time(),
+                                  "started_mono": time.monotonic()}
+
+    def end_operation(self, error: BaseException | None) -> None:
+        """Clear the current operation and keep it in :attr:`recent_operations` with its duration
+        and outcome (``ok`` or the ``error_type`` it failed with), so an operator can see what a
+        session did without reading logs."""
+        op, self.current_operation = self.current_operation, None
+        if op is None:
+            return
+        outcome = "ok" if error is None else getattr(error, "error_type", "internal_error")
+        self.recent_operations.appendleft({
+            "route": op["route"], "request_id": op["request_id"], "started_at": op["started_at"],
+            "duration_s": time.monotonic() - op["started_mono"], "outcome": outcome})
 
     def record_error(self, error_type: str) -> None:
         self.last_error = {"error_type": error_type, "at": iso_utc(time.time())}

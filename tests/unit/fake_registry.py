@@ -28,6 +28,7 @@ class FakeSession:
         self.errors: list[str] = []
         self.lost_wizards: dict[str, float] = {}
         self.restored = False
+        self.recent_operations: list[dict[str, Any]] = []  # BrowserSession's finished operations
 
     def take_restored(self) -> bool:
         taken, self.restored = self.restored, False

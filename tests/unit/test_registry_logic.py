@@ -358,3 +358,33 @@ def test_shutdown_waits_one_grace_in_all(tmp_path: Path) -> None:
 
     Lifecycle(settings, Registry(), Refresher(), Store()).shutdown()  # type: ignore[arg-type]
     assert waits["refresher"] + waits["sessions"] <= settings.shutdown_grace
+
+
+def test_finished_operations_are_kept_newest_first_with_outcome_and_bounded(tmp_path: Path) -> None:
+    from emodal.sessions.session import OPERATION_HISTORY
+
+    registry, _ = make(tmp_path)
+    session, _ = registry.resolve("t1", None, JDOE, keep_alive=True, promote=False)
+    with registry.acquire(session, "/get_containers", "req_1"):
+        assert session.current_operation["route"] == "/get_containers"
+    with pytest.raises(PortalUnavailable):
+        with registry.acquire(session, "/get_container_timeline", "req_2"):
+            raise PortalUnavailable()
+    assert session.current_operation is None
+    latest, first = list(session.recent_operations)
+    assert (latest["route"], latest["request_id"], latest["outcome"]) == ("/get_container_timeline", "req_2",
+                                                                           "portal_unavailable")
+    assert (first["route"], first["outcome"]) == ("/get_containers", "ok")
+    assert first["duration_s"] >= 0 and first["started_at"] <= latest["started_at"]
+    for _ in range(OPERATION_HISTORY + 5):
+        with registry.acquire(session, "refresh", None):
+            pass
+    assert len(session.recent_operations) == OPERATION_HISTORY
+    assert session.recent_operations[0]["route"] == "refresh"
+
+
+def test_short_id_keeps_six_characters_of_a_token_containing_underscores() -> None:
+    from emodal.sessions.session import BrowserSession
+
+    session = BrowserSession("session_1796475838_bbLve-JEwqU-_gZKwPxQ9nA", "t1", JDOE, "lookup", keep_alive=True)
+    assert session.short_id == "session_1796475838_bbLve-…"
