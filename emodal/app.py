@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -28,6 +28,10 @@ from emodal.operations.idempotency import IdempotencyStore
 from emodal.state.service import ServiceState, open_service_state
 from emodal.state.store import StateStore
 
+if TYPE_CHECKING:
+    from emodal.sessions.protocol import Registry
+    from emodal.sessions.refresher import Refresher
+
 log = logging.getLogger("emodal.app")
 
 RETENTION_PERIOD_S = 3600
@@ -38,7 +42,7 @@ RETENTION_JOIN_S = 10
 class Lifecycle:
     """Background parts of one app: refresher, hourly file retention, and the shutdown sequence."""
 
-    def __init__(self, settings: Settings, registry: Any, refresher: Any, store: StateStore) -> None:
+    def __init__(self, settings: Settings, registry: Registry, refresher: Refresher | None, store: StateStore) -> None:
         self.settings = settings
         self.registry = registry
         self.refresher = refresher
@@ -90,7 +94,7 @@ class Lifecycle:
         self.store.close()
 
 
-def _default_registry(settings: Settings, state: ServiceState) -> tuple[Any, Any]:
+def _default_registry(settings: Settings, state: ServiceState) -> tuple[Registry, Refresher]:
     from emodal.browser.factory import BrowserFactory
     from emodal.browser.ledger import BrowserLedger
     from emodal.sessions import LoginFlow, Refresher, SessionRegistry
@@ -104,7 +108,7 @@ def _default_registry(settings: Settings, state: ServiceState) -> tuple[Any, Any
     return registry, Refresher(registry, settings)
 
 
-def create_app(settings: Settings, *, registry: Any = None, refresher: Any = None) -> Flask:
+def create_app(settings: Settings, *, registry: Registry | None = None, refresher: Refresher | None = None) -> Flask:
     """Build the service app. Without ``registry`` the real session registry and refresher are built;
     a given ``registry`` comes with its own ``refresher`` (or none).
 

@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -30,6 +30,9 @@ from emodal.portal.scrolling import InfiniteScroll, ScrollLimits, ScrollResult, 
 from emodal.portal.timeline import Milestone, read_milestones
 from emodal.portal.urls import PortalUrls
 from emodal.portal.waits import is_stable, js_click, page_state, wait_for
+
+if TYPE_CHECKING:
+    from emodal.config import Settings
 
 #: An expanded row's booking number must look like one (A12.1: ``[A-Z0-9]{8,12}``, with digits).
 _BOOKING_RE = re.compile(r"^(?=.*\d)[A-Z0-9]{8,12}$")
@@ -47,7 +50,7 @@ class GridData:
 class ContainersPage:
     """The Containers grid of ecp2. ``deadline`` is a ``time.monotonic()`` bound for long scrolls."""
 
-    def __init__(self, driver: WebDriver, urls: PortalUrls, settings: Any,
+    def __init__(self, driver: WebDriver, urls: PortalUrls, settings: Settings,
                  log: logging.Logger | logging.LoggerAdapter | None = None,
                  deadline: float | None = None) -> None:
         self._driver = driver
