@@ -18,7 +18,8 @@ SEALED = "sealed"
 SECRETS_NAMESPACE = "secrets"
 #: Every namespace holding sealed fields; ``rotate-key`` rotates exactly these. A namespace that
 #: starts storing secrets (sessions, when the registry is wired to the store) must be added here.
-SEALED_NAMESPACES: tuple[str, ...] = (SECRETS_NAMESPACE,)
+#: ``webhooks``: the subscriptions' signing secrets (emodal/webhooks/subscriptions.py).
+SEALED_NAMESPACES: tuple[str, ...] = (SECRETS_NAMESPACE, "webhooks")
 
 
 def persistent_secret(store: StateStore, box: SecretBox, name: str) -> str:
