@@ -145,7 +145,11 @@ def _check(container: Container, patch: ContainerPatch, given: set[str]) -> dict
             raise PatchError(f"timeline.{name}: give completed and/or date")
         if name == LFD_MILESTONE and "date" in change.model_fields_set:
             raise PatchError("timeline.Last Free Day: its date is the LFD; change lfd instead")
-        if change.completed is False and change.date is not None:
+        current = next((m for m in container.timeline if m.name == name), None)
+        if current is None:
+            raise PatchError(f"timeline: {container.number} shows no {name!r} milestone")
+        completed = current.completed if change.completed is None else change.completed
+        if change.date is not None and not completed:
             raise PatchError(f"timeline.{name}: a pending milestone shows N/A, it has no date")
     return milestones
 
@@ -199,7 +203,7 @@ def _apply_pregate(container: Container, pregate: PregatePatch | None) -> None:
 
 
 def _apply_milestone(container: Container, name: str, change: MilestonePatch, tz: tzinfo) -> None:
-    milestone = next(m for m in container.timeline if m.name == name)
+    milestone = next(m for m in container.timeline if m.name == name)  # present: checked by _check
     fields = change.model_fields_set
     if "completed" in fields and change.completed is not None:
         milestone.completed = change.completed

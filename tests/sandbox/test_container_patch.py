@@ -80,6 +80,7 @@ def refused(sandbox: Any, body: Any, path: str = PATH) -> AdminError:
     ({"timeline": {"Loaded": {"completed": True}}}, "'Loaded' is not a milestone of this IMPORT container"),
     ({"timeline": {"Pregate": {"completed": False, "date": "2031-01-01T10:00"}}}, "a pending milestone shows N/A"),
     ({"timeline": {"Last Free Day": {"date": "2031-01-01T10:00"}}}, "change lfd instead"),
+    ({"timeline": {"Empty Received": {"date": "2031-01-01T10:00"}}}, "a pending milestone shows N/A"),
     ({"timeline": {"Pregate": {"when": "now"}}}, "timeline.Pregate.when: Extra inputs are not permitted"),
 ])
 def test_a_bad_body_is_refused_whole_with_a_json_400(sandbox: Any, body: Any, message: str) -> None:

@@ -7,14 +7,22 @@ retries due; the worker is stepped with ``tick()``.
 """
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import json
+import ssl
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from standardwebhooks import Webhook
 
 from emodal.errors import InvalidField, NotFound
@@ -430,3 +438,50 @@ def test_backoff_is_cut_at_the_window_and_ends_after_it():
     backoff = Backoff(lambda: 0.999)
     assert backoff.next_attempt(20, 1000.0, 1100.0) == 1100.0
     assert backoff.next_attempt(20, 1100.0, 1100.0) is None
+
+
+def test_https_keeps_the_name_for_sni_and_the_certificate(tmp_path):
+    """Pinning the socket to the checked address must not break TLS: the certificate is verified
+    against the URL's host name (a certificate for another name is refused)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "receiver.invalid")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("receiver.invalid")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        guard = AddressGuard(allow_private=False, exempt=LOOPBACK, resolver=lambda host, p: ["127.0.0.1"])
+        sender = Sender(guard)
+        sender._session.verify = str(cert_file)  # trust the test certificate (tests only)
+        assert sender.send(f"https://receiver.invalid:{port}/hook", "{}", {}).delivered
+        wrong = sender.send(f"https://other.invalid:{port}/hook", "{}", {})
+        assert not wrong.delivered and "other.invalid" in wrong.error
+        sender.close()
+    finally:
+        server.shutdown()
+        server.server_close()
