@@ -164,6 +164,10 @@ class Settings(BaseSettings):
     #: Fernet key(s) sealing stored secrets; ``None`` = generated once into ``<state_dir>/state.key``.
     state_encryption_key: str | None = Field(None, repr=False)
     file_retention_hours: PositiveInt = 24
+    #: How long a webhook delivery is retried (exponential back-off with jitter) before it is ``failed``.
+    webhook_retry_hours: PositiveInt = 24
+    #: Deliver webhooks to private, loopback, link-local and metadata addresses (tests, on-premises).
+    webhook_allow_private: Flag = False
     display_timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
     screenshot_overlay: Flag = True
     validate_check_digit: Flag = True
