@@ -142,14 +142,15 @@ class JobService:
             if job_id is None or self._stopping.is_set():
                 return
             try:
-                self._run(job_id)
+                self.run(job_id)
             except Exception:  # noqa: BLE001 - a store failure must not kill the worker
                 log.exception("job %s: the worker failed", job_id)
             finally:
                 with self._queued_lock:
                     self._queued.discard(job_id)
 
-    def _run(self, job_id: str) -> None:
+    def run(self, job_id: str) -> None:
+        """Run (or resume) one job in the calling thread; the workers call it for each queued id."""
         job = self.jobs.update(job_id, self._claim)
         if job is None or job["status"] != RUNNING:
             return
