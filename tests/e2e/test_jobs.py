@@ -108,6 +108,23 @@ def test_cancel_stops_between_items(client: Client, jdoe_session: dict[str, Any]
     assert client.get(f"/jobs/{job_id}/result").json()["count"] == rows_then
 
 
+def test_a_session_logged_out_mid_job_logs_in_again_and_the_job_finishes(
+        client: Client, jdoe_session: dict[str, Any], sandbox: Any) -> None:
+    containers = [row["number"] for row in oracle(sandbox, "jdoe") if row["trade_type"] == "EXPORT"][:6]
+    created = client.post("/jobs", json={"kind": "info_bulk", "session_id": jdoe_session["session_id"],
+                                         "params": {"export_containers": containers}}).json()
+    job_id = created["job_id"]
+    eventually(lambda: client.get(f"/jobs/{job_id}").json()["progress"]["done"] >= 1, 120, "a first item")
+    assert sandbox.admin.logout("jdoe")["logged_out"] >= 1  # the portal drops the session mid-job
+    done = wait_finished(client.get, job_id)
+    assert done["status"] == "succeeded", done
+    rows = client.get(f"/jobs/{job_id}/result").json()["rows"]
+    truth = {row["number"]: row["booking_number"] for row in oracle(sandbox, "jdoe")}
+    assert [r["container_id"] for r in rows] == containers
+    assert all(r["success"] for r in rows), rows
+    assert [r["booking_number"] for r in rows] == [truth[c] for c in containers]
+
+
 def test_another_tenants_job_is_not_found(make_service: Any, credentials: Any) -> None:
     keys = ("a" * 40, "b" * 40)
     service = make_service(emodal_api_keys=keys)
