@@ -121,7 +121,7 @@ def test_a_session_logged_out_mid_job_logs_in_again_and_the_job_finishes(
     rows = client.get(f"/jobs/{job_id}/result").json()["rows"]
     truth = {row["number"]: row["booking_number"] for row in oracle(sandbox, "jdoe")}
     assert [r["container_id"] for r in rows] == containers
-    assert all(r["success"] for r in rows), rows
+    assert all(r["success"] for r in rows), [(r.get("error_type"), r.get("error")) for r in rows]
     assert [r["booking_number"] for r in rows] == [truth[c] for c in containers]
 
 
