@@ -15,7 +15,6 @@ from emodal.api import http
 from emodal.api.appointments import CheckAppointmentsRequest, GetAppointmentsRequest
 from emodal.api.auth import scope_tenant
 from emodal.api.containers import check_bulk_lists
-from emodal.api.files import send_download
 from emodal.api.openapi import register
 from emodal.api.schemas import (Bool, BusinessRequest, Check, Choice, ContainerList, Int, RawStr, RequestModel,
                                 Secret, Str, invalid_field, missing_fields_error, parse)

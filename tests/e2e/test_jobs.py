@@ -30,6 +30,16 @@ PICKABLE = {"holds": "none", "pregate_ticket": "none", "trade_type": "import"}
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def close_asmith(client: Client) -> Any:
+    """The sweeps log asmith in on the shared service: close that session after the module, so
+    other modules find asmith's credentials new (as they expect)."""
+    yield
+    for session in client.get("/sessions").json()["sessions"]:
+        if session["username"] == "asmith":
+            client.delete(f"/sessions/{session['session_id']}")
+
+
 def oracle(sandbox: Any, username: str) -> list[dict[str, Any]]:
     return sandbox.admin.get(f"accounts/{username}/containers")["containers"]
 
