@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     scroll_idle_cycles: PositiveInt = 3
     max_scroll_cycles: PositiveInt = 500
     bulk_max_containers: PositiveInt = 200
+    #: Background job threads (emodal/jobs): jobs run at most this many at a time.
+    job_workers: PositiveInt = 2
+    #: How long a finished job (record and result rows) stays readable, h.
+    job_retention_hours: PositiveInt = 168
     idempotency_ttl: Seconds = 86400
     downloads_dir: Path = Path("downloads")
     #: ``None`` means ``<downloads_dir>/.state`` (resolved by ``_derived_defaults``).

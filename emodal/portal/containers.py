@@ -132,13 +132,11 @@ class ContainersPage:
             if state["arrow"] == "expanded" or (state["flow"] and state["detail_visible"]):
                 break
             js_click(self._driver, state["icon"])
-            state = wait_for(self._driver, lambda d: self._settled_after_click(row),
-                             self._settings.element_timeout, f"row {container_id} to expand")
+            state = self._wait(lambda d: self._settled_after_click(row), f"row {container_id} to expand")
             if attempt == 2 and state["arrow"] == "collapsed" and not state["flow"]:
                 raise PortalUnavailable(f"Row of container '{container_id}' did not expand",
                                         details="arrow still keyboard_arrow_right after two clicks")
-        wait_for(self._driver, lambda d: self._loaded_detail(row),
-                 self._settings.element_timeout, f"the detail panel of {container_id}")
+        self._wait(lambda d: self._loaded_detail(row), f"the detail panel of {container_id}")
         self._check_health()
         return True
 
@@ -152,8 +150,7 @@ class ContainersPage:
         if state["arrow"] != "expanded":
             return
         js_click(self._driver, state["icon"])
-        wait_for(self._driver, lambda d: self._row_state(row)["arrow"] == "collapsed",
-                 self._settings.element_timeout, f"row {container_id} to collapse")
+        self._wait(lambda d: self._row_state(row)["arrow"] == "collapsed", f"row {container_id} to collapse")
 
     def timeline(self, container_id: str) -> list[Milestone]:
         """The milestones of an expanded row, newest first (A7.8)."""
@@ -207,6 +204,17 @@ class ContainersPage:
     def _loaded_detail(self, row: WebElement) -> bool:
         state = self._row_state(row)
         return bool(state["flow"] and state["detail_visible"] and is_stable(self._driver))
+
+    def _wait(self, condition: Callable[[WebDriver], Any], what: str) -> Any:
+        """``wait_for`` within ELEMENT_TIMEOUT; on a timeout the page is classified first: the
+        portal reloads to its login form when a row's detail request finds the login lapsed (the
+        grid a job reuses between containers looks logged in until then), which is
+        ``PortalSessionLost`` (re-login and retry), not a timeout."""
+        try:
+            return wait_for(self._driver, condition, self._settings.element_timeout, what)
+        except PortalTimeout:
+            self._check_health()
+            raise
 
     def _check_health(self) -> None:
         assert_logged_in(self._driver, self._urls)

@@ -24,7 +24,7 @@ NAMESPACE = "webhooks"
 #: The event types a subscription can ask for (issue 12, "Webhooks").
 EVENT_TYPES: tuple[str, ...] = (
     "container.changed", "container.available", "container.lfd_changed", "appointment.slots_opened",
-    "job.succeeded", "job.failed", "session.needs_attention",
+    "job.succeeded", "job.failed", "schedule.paused", "session.needs_attention",
 )
 #: Sent to one subscription on request (``POST /webhooks/<id>/test``), whatever its event list.
 TEST_EVENT = "webhook.test"
