@@ -19,6 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from emodal.api import appointments, auth, console, containers, files, ops, sessions, storage
 from emodal.api import jobs as jobs_api
+from emodal.api import webhooks as webhooks_api
 from emodal.api.http import error_body, new_request_id
 from emodal.api.metrics import Metrics
 from emodal.config import Settings
@@ -30,6 +31,7 @@ from emodal.operations.idempotency import IdempotencyStore
 from emodal.operations.runner import OperationRunner
 from emodal.state.service import ServiceState, open_service_state
 from emodal.state.store import StateStore
+from emodal.webhooks.runtime import Webhooks, build_webhooks
 
 if TYPE_CHECKING:
     from emodal.sessions.protocol import Registry
@@ -43,16 +45,17 @@ RETENTION_JOIN_S = 10
 
 
 class Lifecycle:
-    """Background parts of one app: refresher, jobs and schedules, hourly file retention, and the
-    shutdown sequence."""
+    """Background parts of one app: refresher, jobs and schedules, webhook deliveries, hourly file
+    retention, and the shutdown sequence."""
 
     def __init__(self, settings: Settings, registry: Registry, refresher: Refresher | None, store: StateStore,
-                 jobs: Jobs | None = None) -> None:
+                 jobs: Jobs | None = None, webhooks: Webhooks | None = None) -> None:
         self.settings = settings
         self.registry = registry
         self.refresher = refresher
         self.store = store
         self.jobs = jobs
+        self.webhooks = webhooks
         self.shutting_down = threading.Event()
         self._stop_retention = threading.Event()
         self._retention = threading.Thread(target=self._retention_loop, name="emodal-retention", daemon=True)
@@ -64,6 +67,8 @@ class Lifecycle:
             self.refresher.start()
         if self.jobs is not None:
             self.jobs.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
         self._retention.start()
 
     def _retention_loop(self) -> None:
@@ -101,12 +106,14 @@ class Lifecycle:
         log.info("shutdown complete: %s session browser(s) closed, their sessions kept for the next start", closed)
         if self.jobs is not None:
             self.jobs.join()  # a worker writes its last row before the store closes
+        if self.webhooks is not None:
+            self.webhooks.stop()  # after the jobs' last events are queued; pending ones go out at the next start
         if self._retention.ident is not None:
             self._retention.join(RETENTION_JOIN_S)  # a pass still running uses the store: let it end first
         self.store.close()
 
 
-def _default_registry(settings: Settings, state: ServiceState) -> tuple[Registry, Refresher]:
+def _default_registry(settings: Settings, state: ServiceState, webhooks: Webhooks) -> tuple[Registry, Refresher]:
     from emodal.browser.factory import BrowserFactory
     from emodal.browser.ledger import BrowserLedger
     from emodal.sessions import LoginFlow, Refresher, SessionRegistry
@@ -115,7 +122,8 @@ def _default_registry(settings: Settings, state: ServiceState) -> tuple[Registry
     factory = BrowserFactory(settings, ledger=BrowserLedger(state.store))
     factory.reap_stale()  # browsers of an earlier run killed before it could close them: before any restore
     journal = SessionJournal(state.store, state.box, wizard_ttl=settings.appointment_session_ttl)
-    registry = SessionRegistry(settings, factory, LoginFlow(settings, factory), journal=journal)
+    registry = SessionRegistry(settings, factory, LoginFlow(settings, factory), journal=journal,
+                               on_attention=webhooks.session_needs_attention)
     registry.restore_all()
     return registry, Refresher(registry, settings)
 
@@ -128,9 +136,10 @@ def create_app(settings: Settings, *, registry: Registry | None = None, refreshe
     process uses this STATE_DIR; ``StateCorrupt``) and ``ConfigError`` for a malformed key."""
     configure_logging(settings)
     state, settings = open_service_state(settings)
+    webhooks = build_webhooks(settings, state)
     if registry is None:
         try:
-            registry, refresher = _default_registry(settings, state)
+            registry, refresher = _default_registry(settings, state, webhooks)
         except BaseException:
             state.store.close()
             raise
@@ -148,15 +157,17 @@ def create_app(settings: Settings, *, registry: Registry | None = None, refreshe
     idempotency = IdempotencyStore(state.store, settings.idempotency_ttl, settings.session_lock_timeout,
                                    secret=settings.session_secret)
     metrics = Metrics(registry.stats)
-    jobs = build_jobs(settings, state, registry, lambda: OperationRunner(settings, registry, metrics))
-    lifecycle = Lifecycle(settings, registry, refresher, state.store, jobs)
+    jobs = build_jobs(settings, state, registry, lambda: OperationRunner(settings, registry, metrics),
+                      webhooks.events)
+    lifecycle = Lifecycle(settings, registry, refresher, state.store, jobs, webhooks)
     app.extensions.update({
-        "emodal_idempotency": idempotency, "emodal_state": state, "emodal_jobs": jobs,
+        "emodal_idempotency": idempotency, "emodal_state": state, "emodal_jobs": jobs, "emodal_webhooks": webhooks,
         "emodal_settings": settings, "emodal_registry": registry, "emodal_refresher": refresher,
         "emodal_metrics": metrics, "emodal_lifecycle": lifecycle,
         "emodal_started_at": time.time(),
     })
-    for blueprint in (ops.bp, sessions.bp, files.bp, containers.bp, appointments.bp, jobs_api.bp, console.bp):
+    for blueprint in (ops.bp, sessions.bp, files.bp, containers.bp, appointments.bp, jobs_api.bp, webhooks_api.bp,
+                      console.bp):
         app.register_blueprint(blueprint)
     _install_hooks(app, settings, lifecycle)
     auth.log_auth_mode(settings)

@@ -63,8 +63,11 @@ class SessionRegistry:
     """All live sessions of this process. Thread-safe; see the module docstring."""
 
     def __init__(self, settings: Settings, browser_factory: BrowserFactory, login_flow: LoginFlow, *,
-                 journal: SessionJournal | None = None) -> None:
+                 journal: SessionJournal | None = None,
+                 on_attention: Callable[[BrowserSession], None] | None = None) -> None:
         self.settings = settings
+        #: Told when a session enters NEEDS_ATTENTION (the app emits ``session.needs_attention``).
+        self.on_attention = on_attention
         self.factory = browser_factory
         self.login_flow = login_flow
         self.journal = journal
@@ -458,6 +461,8 @@ class SessionRegistry:
             session.record_error(exc.error_type)
             log.warning("%s needs attention: %s on re-login; no automatic re-login until a request "
                         "brings another captcha key", session.short_id, exc.error_type)
+            if self.on_attention is not None:
+                self.on_attention(session)
             raise
         except ApiError as exc:
             session.state = SessionState.LOGGED_OUT
