@@ -94,12 +94,23 @@ def _default_registry(settings: Settings, state: ServiceState) -> tuple[Any, Any
     from emodal.browser.factory import BrowserFactory
     from emodal.browser.ledger import BrowserLedger
     from emodal.sessions import LoginFlow, Refresher, SessionRegistry
+    from emodal.sessions.cluster import SessionCluster
     from emodal.sessions.journal import SessionJournal
 
     factory = BrowserFactory(settings, ledger=BrowserLedger(state.store))
     factory.reap_stale()  # browsers of an earlier run killed before it could close them: before any restore
     journal = SessionJournal(state.store, state.box, wizard_ttl=settings.appointment_session_ttl)
-    registry = SessionRegistry(settings, factory, LoginFlow(settings, factory), journal=journal)
+    cluster = None
+    if state.store.backend == "redis":  # a store shared with other API instances (issue 11)
+        assert settings.instance_id is not None
+        cluster = SessionCluster(state.store, settings.instance_id)
+        log.info("cluster mode: instance %s, shared state on redis, browsers on %s", settings.instance_id,
+                 settings.selenium_remote_url or "this host")
+        if not settings.selenium_remote_url:
+            log.warning("STATE_URL is a shared redis store but SELENIUM_REMOTE_URL is unset: another instance "
+                        "cannot attach to this instance's local browsers and would start its own; run one "
+                        "instance, or put the browsers on a Selenium Grid (docs/DEPLOYMENT.md)")
+    registry = SessionRegistry(settings, factory, LoginFlow(settings, factory), journal=journal, cluster=cluster)
     registry.restore_all()
     return registry, Refresher(registry, settings)
 
@@ -135,7 +146,7 @@ def create_app(settings: Settings, *, registry: Any = None, refresher: Any = Non
     app.extensions.update({
         "emodal_idempotency": idempotency, "emodal_state": state,
         "emodal_settings": settings, "emodal_registry": registry, "emodal_refresher": refresher,
-        "emodal_metrics": Metrics(registry.stats), "emodal_lifecycle": lifecycle,
+        "emodal_metrics": Metrics(registry.stats, instance=settings.instance_id or ""), "emodal_lifecycle": lifecycle,
         "emodal_started_at": time.time(),
     })
     for blueprint in (ops.bp, sessions.bp, files.bp, containers.bp, appointments.bp, console.bp):
