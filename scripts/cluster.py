@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,6 +224,31 @@ def wait_for_nodes(cluster: Cluster, count: int, timeout: float = START_TIMEOUT)
                 errors=(requests.RequestException, ValueError, KeyError), watch=cluster.processes())
 
 
+def api_environment(cluster: Cluster, downloads_dir: Path, encryption_key: str) -> dict[str, str]:
+    """The variables every API instance of ``cluster`` shares (docs/DEPLOYMENT.md "API instances")."""
+    return {"STATE_URL": cluster.redis_url, "SELENIUM_REMOTE_URL": cluster.grid_url,
+            "DOWNLOADS_DIR": str(downloads_dir), "STATE_ENCRYPTION_KEY": encryption_key}
+
+
+def start_api(workdir: Path, name: str, env: Mapping[str, str], timeout: float = START_TIMEOUT) -> Process:
+    """One API instance (``emodal_business_api.py``) named ``name`` (its ``INSTANCE_ID``) on a free
+    loopback port, with ``env`` over this process's environment and its own ``STATE_DIR``; returns
+    once ``/health`` answers. ``.kill()`` is a ``kill -9`` of the instance, ``.stop()`` a SIGTERM."""
+    port = free_port()
+    state_dir = workdir / f"{name}-state"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(ROOT / "emodal_business_api.py")]
+    process = _spawn(name, port, command, workdir, env={
+        "STATE_DIR": str(state_dir), **env, "HOST": LOOPBACK, "PORT": str(port), "INSTANCE_ID": name})
+    try:
+        _wait_until(process, lambda: requests.get(f"{process.url}/health", timeout=5).status_code == 200,
+                    "answers /health", timeout=timeout, errors=(requests.RequestException,))
+    except BaseException:
+        process.stop()
+        raise
+    return process
+
+
 # --- internals ----------------------------------------------------------------------------------------
 def _hub_toml(port: int, publish: int, subscribe: int) -> str:
     return f"""\
@@ -289,11 +314,13 @@ def _start_java(name: str, port: int, jar: Path, workdir: Path, toml: str) -> Pr
     return _spawn(name, port, command, workdir)
 
 
-def _spawn(name: str, port: int, command: list[str], workdir: Path) -> Process:
+def _spawn(name: str, port: int, command: list[str], workdir: Path,
+           env: Mapping[str, str] | None = None) -> Process:
     log_path = workdir / f"{name}.log"
     with open(log_path, "ab") as log:
         popen = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                 cwd=workdir, start_new_session=True)
+                                 cwd=workdir, start_new_session=True,
+                                 env=None if env is None else {**os.environ, **env})
     return Process(name, port, popen, log_path)
 
 
