@@ -40,7 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from emodal.browser.factory import group_pids  # noqa: E402
-from emodal.config import Settings  # noqa: E402
 from emodal.sandbox import SandboxServer  # noqa: E402
 from scripts import cluster as cluster_script  # noqa: E402
 
@@ -53,13 +52,6 @@ FIRST_BATCH = 24
 
 def api_keys(count: int) -> list[str]:
     return [f"bench-cluster-tenant-{i:02d}-0123456789abcdef" for i in range(count)]
-
-
-def sandbox_environment(base_url: str) -> dict[str, str]:
-    s = Settings().with_sandbox(base_url)
-    return {"EMODAL_ECP2_URL": s.emodal_ecp2_url, "EMODAL_TERMOPS_URL": s.emodal_termops_url,
-            "EMODAL_TRUCKERPORTAL_URL": s.emodal_truckerportal_url, "EMODAL_ACCOUNT_URL": s.emodal_account_url,
-            "CAPTCHA_SERVICE_URL": s.captcha_service_url}
 
 
 def workload(sandbox: SandboxServer, sessions: list[tuple[str, str, str]], calls: int) -> list[tuple[str, dict[str, Any]]]:
@@ -100,7 +92,7 @@ def run_layout(sandbox: SandboxServer, apis: int, nodes: int, sessions: int, cal
     keys = api_keys(math.ceil(sessions / len(ACCOUNTS)))
     try:
         env = {**cluster_script.api_environment(cluster, work / "downloads", Fernet.generate_key().decode()),
-               **sandbox_environment(sandbox.base_url), "EMODAL_API_KEYS": ",".join(keys),
+               **cluster_script.sandbox_environment(sandbox.base_url), "EMODAL_API_KEYS": ",".join(keys),
                "MAX_SESSIONS": str(sessions), "SERVER_THREADS": str(4 * sessions + 8),
                "MAX_CONCURRENT_LOGINS": "2", "CAPTCHA_POLL_INTERVAL": "0.3", "LOG_LEVEL": "WARNING"}
         instances = [cluster_script.start_api(work, f"api-{i + 1}", env) for i in range(apis)]

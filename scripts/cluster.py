@@ -232,6 +232,14 @@ def api_environment(cluster: Cluster, downloads_dir: Path, encryption_key: str) 
             "DOWNLOADS_DIR": str(downloads_dir), "STATE_ENCRYPTION_KEY": encryption_key}
 
 
+def sandbox_environment(base_url: str) -> dict[str, str]:
+    """The portal and captcha variables that point an API instance at a sandbox (``--sandbox``)."""
+    settings = Settings().with_sandbox(base_url)
+    return {"EMODAL_ECP2_URL": settings.emodal_ecp2_url, "EMODAL_TERMOPS_URL": settings.emodal_termops_url,
+            "EMODAL_TRUCKERPORTAL_URL": settings.emodal_truckerportal_url,
+            "EMODAL_ACCOUNT_URL": settings.emodal_account_url, "CAPTCHA_SERVICE_URL": settings.captcha_service_url}
+
+
 def start_api(workdir: Path, name: str, env: Mapping[str, str], timeout: float = START_TIMEOUT) -> Process:
     """One API instance (``emodal_business_api.py``) named ``name`` (its ``INSTANCE_ID``) on a free
     loopback port, with ``env`` over this process's environment and its own ``STATE_DIR``; returns
@@ -387,11 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             from emodal.sandbox import SandboxServer
 
             sandbox = SandboxServer(profile="realistic").start()
-            settings = Settings().with_sandbox(sandbox.base_url)
-            env.update(EMODAL_ECP2_URL=settings.emodal_ecp2_url, EMODAL_TERMOPS_URL=settings.emodal_termops_url,
-                       EMODAL_TRUCKERPORTAL_URL=settings.emodal_truckerportal_url,
-                       EMODAL_ACCOUNT_URL=settings.emodal_account_url,
-                       CAPTCHA_SERVICE_URL=settings.captcha_service_url)
+            env.update(sandbox_environment(sandbox.base_url))
         for index in range(args.api):
             print(f"Starting API instance api-{index + 1}...", flush=True)
             apis.append(start_api(cluster.workdir, f"api-{index + 1}", env))

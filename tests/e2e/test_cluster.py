@@ -20,7 +20,6 @@ import io
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -28,7 +27,6 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from emodal.config import Settings
 from scripts import cluster as cluster_script
 from tests.e2e.conftest import PASSWORDS, SOLVER_KEY, Client, eventually
 
@@ -54,13 +52,6 @@ class Layout:
     ids: dict[str, str] = field(default_factory=dict)
 
 
-def sandbox_environment(base_url: str) -> dict[str, str]:
-    settings = Settings().with_sandbox(base_url)
-    return {"EMODAL_ECP2_URL": settings.emodal_ecp2_url, "EMODAL_TERMOPS_URL": settings.emodal_termops_url,
-            "EMODAL_TRUCKERPORTAL_URL": settings.emodal_truckerportal_url,
-            "EMODAL_ACCOUNT_URL": settings.emodal_account_url, "CAPTCHA_SERVICE_URL": settings.captcha_service_url}
-
-
 @pytest.fixture(scope="module")
 def layout(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Layout]:
     work = tmp_path_factory.mktemp("cluster-e2e")
@@ -68,7 +59,7 @@ def layout(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     cluster = cluster_script.start(work / "grid", nodes=2, max_sessions=2)
     processes: dict[str, Any] = {}
     env = {**cluster_script.api_environment(cluster, work / "downloads", Fernet.generate_key().decode()),
-           **sandbox_environment(sandbox.base_url),
+           **cluster_script.sandbox_environment(sandbox.base_url),
            "EMODAL_API_KEYS": f"{KEY},{OTHER_KEY}", "MAX_SESSIONS": "4", "SERVER_THREADS": "8",
            "MAX_CONCURRENT_LOGINS": "2", "CAPTCHA_POLL_INTERVAL": "0.3", "LOGIN_TIMEOUT": "90",
            "CAPTCHA_TIMEOUT": "60", "SHUTDOWN_GRACE": "5", "REFRESH_CHECK_INTERVAL": "5"}
