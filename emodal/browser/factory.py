@@ -351,7 +351,7 @@ class BrowserFactory:
             status = grid_status(self.settings.selenium_remote_url)
         except (requests.RequestException, ValueError):
             return
-        if status.slots_free <= 0:
+        if status.nodes and status.slots_free <= 0:  # a lone remote ChromeDriver lists no nodes
             raise self._grid_full(f"{status.slots_total} Grid slots, none free")
 
     def _grid_full(self, details: str) -> CapacityExhausted:

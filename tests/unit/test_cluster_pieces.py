@@ -47,6 +47,18 @@ def test_a_full_grid_is_capacity_exhausted_before_any_new_session_request(tmp_pa
     assert asked == []
 
 
+def test_a_lone_remote_chromedriver_lists_no_nodes_and_is_not_taken_for_a_full_grid(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr(factory_module, "grid_status", lambda url: parse_status({"value": {"ready": True}}))
+
+    def remote(**_: Any) -> Any:
+        raise SessionNotCreatedException("session not created: no such browser")
+
+    monkeypatch.setattr(factory_module.webdriver, "Remote", remote)
+    with pytest.raises(PortalUnavailable):  # the new-session request was made
+        remote_factory(tmp_path).create()
+
+
 def test_the_grids_queue_timeout_is_capacity_exhausted_other_refusals_portal_unavailable(
         tmp_path: Path, monkeypatch: Any) -> None:
     free = GridStatus(True, (GridNode("http://n1:5555", "UP", 2, 1),))
