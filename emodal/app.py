@@ -11,22 +11,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from emodal.api import appointments, auth, console, containers, files, ops, sessions, storage
+from emodal.api import jobs as jobs_api
 from emodal.api.http import error_body, new_request_id
 from emodal.api.metrics import Metrics
 from emodal.config import Settings
 from emodal.errors import (ApiError, BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge,
                            ShuttingDown)
+from emodal.jobs import Jobs, build_jobs
 from emodal.logging_setup import configure_logging
 from emodal.operations.idempotency import IdempotencyStore
+from emodal.operations.runner import OperationRunner
 from emodal.state.service import ServiceState, open_service_state
 from emodal.state.store import StateStore
+
+if TYPE_CHECKING:
+    from emodal.sessions.protocol import Registry
+    from emodal.sessions.refresher import Refresher
 
 log = logging.getLogger("emodal.app")
 
@@ -36,13 +43,16 @@ RETENTION_JOIN_S = 10
 
 
 class Lifecycle:
-    """Background parts of one app: refresher, hourly file retention, and the shutdown sequence."""
+    """Background parts of one app: refresher, jobs and schedules, hourly file retention, and the
+    shutdown sequence."""
 
-    def __init__(self, settings: Settings, registry: Any, refresher: Any, store: StateStore) -> None:
+    def __init__(self, settings: Settings, registry: Registry, refresher: Refresher | None, store: StateStore,
+                 jobs: Jobs | None = None) -> None:
         self.settings = settings
         self.registry = registry
         self.refresher = refresher
         self.store = store
+        self.jobs = jobs
         self.shutting_down = threading.Event()
         self._stop_retention = threading.Event()
         self._retention = threading.Thread(target=self._retention_loop, name="emodal-retention", daemon=True)
@@ -52,6 +62,8 @@ class Lifecycle:
     def start(self) -> None:
         if self.refresher is not None:
             self.refresher.start()
+        if self.jobs is not None:
+            self.jobs.start()
         self._retention.start()
 
     def _retention_loop(self) -> None:
@@ -83,14 +95,18 @@ class Lifecycle:
         self._stop_retention.set()
         if self.refresher is not None:
             self.refresher.stop(timeout=0)
+        if self.jobs is not None:
+            self.jobs.stop()  # no new schedule fires; workers stop after their current item (same grace)
         closed = self.registry.close_all(self.settings.shutdown_grace)
         log.info("shutdown complete: %s session browser(s) closed, their sessions kept for the next start", closed)
+        if self.jobs is not None:
+            self.jobs.join()  # a worker writes its last row before the store closes
         if self._retention.ident is not None:
             self._retention.join(RETENTION_JOIN_S)  # a pass still running uses the store: let it end first
         self.store.close()
 
 
-def _default_registry(settings: Settings, state: ServiceState) -> tuple[Any, Any]:
+def _default_registry(settings: Settings, state: ServiceState) -> tuple[Registry, Refresher]:
     from emodal.browser.factory import BrowserFactory
     from emodal.browser.ledger import BrowserLedger
     from emodal.sessions import LoginFlow, Refresher, SessionRegistry
@@ -115,7 +131,7 @@ def _default_registry(settings: Settings, state: ServiceState) -> tuple[Any, Any
     return registry, Refresher(registry, settings)
 
 
-def create_app(settings: Settings, *, registry: Any = None, refresher: Any = None) -> Flask:
+def create_app(settings: Settings, *, registry: Registry | None = None, refresher: Refresher | None = None) -> Flask:
     """Build the service app. Without ``registry`` the real session registry and refresher are built;
     a given ``registry`` comes with its own ``refresher`` (or none).
 
@@ -142,14 +158,16 @@ def create_app(settings: Settings, *, registry: Any = None, refresher: Any = Non
     assert settings.session_secret is not None  # resolved by open_service_state
     idempotency = IdempotencyStore(state.store, settings.idempotency_ttl, settings.session_lock_timeout,
                                    secret=settings.session_secret)
-    lifecycle = Lifecycle(settings, registry, refresher, state.store)
+    metrics = Metrics(registry.stats, instance=settings.instance_id or "")
+    jobs = build_jobs(settings, state, registry, lambda: OperationRunner(settings, registry, metrics))
+    lifecycle = Lifecycle(settings, registry, refresher, state.store, jobs)
     app.extensions.update({
-        "emodal_idempotency": idempotency, "emodal_state": state,
+        "emodal_idempotency": idempotency, "emodal_state": state, "emodal_jobs": jobs,
         "emodal_settings": settings, "emodal_registry": registry, "emodal_refresher": refresher,
-        "emodal_metrics": Metrics(registry.stats, instance=settings.instance_id or ""), "emodal_lifecycle": lifecycle,
+        "emodal_metrics": metrics, "emodal_lifecycle": lifecycle,
         "emodal_started_at": time.time(),
     })
-    for blueprint in (ops.bp, sessions.bp, files.bp, containers.bp, appointments.bp, console.bp):
+    for blueprint in (ops.bp, sessions.bp, files.bp, containers.bp, appointments.bp, jobs_api.bp, console.bp):
         app.register_blueprint(blueprint)
     _install_hooks(app, settings, lifecycle)
     auth.log_auth_mode(settings)

@@ -156,6 +156,10 @@ class Settings(BaseSettings):
     scroll_idle_cycles: PositiveInt = 3
     max_scroll_cycles: PositiveInt = 500
     bulk_max_containers: PositiveInt = 200
+    #: Background job threads (emodal/jobs): jobs run at most this many at a time.
+    job_workers: PositiveInt = 2
+    #: How long a finished job (record and result rows) stays readable, h.
+    job_retention_hours: PositiveInt = 168
     idempotency_ttl: Seconds = 86400
     downloads_dir: Path = Path("downloads")
     #: ``None`` means ``<downloads_dir>/.state`` (resolved by ``_derived_defaults``).
@@ -165,6 +169,10 @@ class Settings(BaseSettings):
     #: Fernet key(s) sealing stored secrets; ``None`` = generated once into ``<state_dir>/state.key``.
     state_encryption_key: str | None = Field(None, repr=False)
     file_retention_hours: PositiveInt = 24
+    #: How long a webhook delivery is retried (exponential back-off with jitter) before it is ``failed``.
+    webhook_retry_hours: PositiveInt = 24
+    #: Deliver webhooks to private, loopback, link-local and metadata addresses (tests, on-premises).
+    webhook_allow_private: Flag = False
     display_timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
     screenshot_overlay: Flag = True
     validate_check_digit: Flag = True

@@ -227,6 +227,15 @@ class ShuttingDown(ApiError):
     status, error_type, default_message = 503, "shutting_down", "Server is shutting down"
 
 
+class LoginPageReturned(PortalUnavailable):
+    """LOGIN led back to a login page that names no error (internal to the login flow).
+
+    A bad password shows a message; a message-less login page means the OIDC chain restarted
+    (lost cookie, expired code), which one more attempt usually fixes. The flow retries once and
+    only then calls it invalid credentials, because that verdict closes a session for good.
+    """
+
+
 class InternalError(ApiError):
     status, error_type, default_message = 500, "internal_error", "Internal server error"
 

@@ -17,7 +17,7 @@ from emodal.api.schemas import (AbsentValues, Bool, BusinessRequest, Check, Choi
 from emodal.config import Settings
 from emodal.errors import ApiError, InvalidField
 from emodal.operations.appointments import check_appointments, make_appointment
-from emodal.operations.idempotency import IdempotencyStore, Replay, resolve_key
+from emodal.operations.idempotency import IdempotencyStore, Replay
 from emodal.operations.my_appointments import get_appointments
 
 bp = Blueprint("appointments", __name__)
@@ -168,6 +168,31 @@ def make_route() -> Response:
     return response
 
 
+#: API_SPEC 4.8: 1-255 printable ASCII characters.
+_KEY_MAX = 255
+
+
+def resolve_key(header_value: str | None, field_value: str | None) -> str | None:
+    """The request's idempotency key: header `Idempotency-Key` or field, header wins.
+
+    Both given and different is ambiguous: 400 rather than guessing which one the client meant.
+    """
+    header = _validate_key(header_value, "Idempotency-Key") if header_value is not None else None
+    body = _validate_key(field_value, "idempotency_key") if field_value is not None else None
+    if header is not None and body is not None and header != body:
+        raise InvalidField("Idempotency-Key header and idempotency_key field differ",
+                           details={"field": "idempotency_key", "reason": "conflicts_with_header"})
+    return header if header is not None else body
+
+
+def _validate_key(value: str, name: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= _KEY_MAX or not all(
+            32 <= ord(ch) <= 126 for ch in value):
+        raise InvalidField(f"{name} must be 1-{_KEY_MAX} printable ASCII characters",
+                           details={"field": "idempotency_key", "max": _KEY_MAX})
+    return value
+
+
 class _KeyGuard:
     """One request's idempotency record: replay check first, `submitting` before the click,
     final answer after (API_SPEC 4.8 "Idempotency")."""
@@ -176,7 +201,7 @@ class _KeyGuard:
         self.store, self.tenant, self.key = _store(), g.tenant, params["idempotency_key"]
         self.print = self.store.booking_fingerprint(params)
         self.submitted = False
-        self.replay = self.store.check(self.tenant, self.key, self.print)
+        self.replay = self.store.check(self.tenant, self.key, self.print, route="/make_appointment")
 
     def before_submit(self) -> None:
         self.store.begin(self.tenant, self.key, self.print)

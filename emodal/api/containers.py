@@ -62,17 +62,21 @@ register("/get_booking_number", "POST", ContainerRequest, "Expand the container'
 
 
 def _bulk_checks(params: dict[str, Any], settings: Settings) -> None:
-    """API_SPEC 4.6 before login: one list non-empty, together within BULK_MAX_CONTAINERS, and every
-    offender of both lists named at once in ``details.invalid``."""
+    """API_SPEC 4.6 before login (see :func:`check_bulk_lists`), within BULK_MAX_CONTAINERS."""
+    check_bulk_lists(params, settings, cap=settings.bulk_max_containers)
+
+
+def check_bulk_lists(params: dict[str, Any], settings: Settings, *, cap: int | None) -> None:
+    """One list non-empty, together within ``cap`` (``None``: no cap, an ``info_bulk`` job), and
+    every offender of both lists named at once in ``details.invalid``."""
     lists = {name: params.get(name) or [] for name in ("import_containers", "export_containers")}
     if not any(lists.values()):
         raise MissingFields("At least one of 'import_containers' or 'export_containers' must be provided",
                             details={"missing": list(lists)})
     total = sum(len(items) for items in lists.values())
-    if total > settings.bulk_max_containers:
-        raise InvalidField(f"Too many containers: {total} (max {settings.bulk_max_containers})",
-                           details={"field": "import_containers", "reason": "too_many",
-                                    "max": settings.bulk_max_containers})
+    if cap is not None and total > cap:
+        raise InvalidField(f"Too many containers: {total} (max {cap})",
+                           details={"field": "import_containers", "reason": "too_many", "max": cap})
     invalid = [{"field": name, "index": index, **problem}
                for name, items in lists.items() for index, raw in enumerate(items)
                if (problem := container_number_problem(

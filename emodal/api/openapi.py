@@ -25,6 +25,7 @@ class RouteDoc:
     response_example: dict[str, Any] | None = None
     file_response: bool = False
     auth: bool = True
+    status: int = 200
 
 
 ROUTES: dict[tuple[str, str], RouteDoc] = {}
@@ -32,10 +33,11 @@ ROUTES: dict[tuple[str, str], RouteDoc] = {}
 
 def register(route: str, method: str, model: type[RequestModel] | None, summary: str,
              response_example: dict[str, Any] | None = None, *, file_response: bool = False,
-             auth: bool = True) -> None:
-    """Record a route for /openapi.json (re-registering replaces the entry)."""
+             auth: bool = True, status: int = 200) -> None:
+    """Record a route for /openapi.json (re-registering replaces the entry); ``status``: of its
+    success answer (202 for an accepted job)."""
     ROUTES[(route, method.upper())] = RouteDoc(route, method.upper(), model, summary, response_example,
-                                               file_response, auth)
+                                               file_response, auth, status)
 
 
 def _error_response() -> dict[str, Any]:
@@ -53,7 +55,7 @@ def _operation(doc: RouteDoc, settings: Settings) -> dict[str, Any]:
         content["application/octet-stream"] = {"schema": {"type": "string", "format": "binary"}}
     if content:
         ok["content"] = content
-    op["responses"]["200"] = ok
+    op["responses"][str(doc.status)] = ok
     op["responses"]["default"] = _error_response()
     if not doc.auth:
         op["security"] = []

@@ -65,7 +65,7 @@ def get_info_bulk(ctx: OperationContext) -> dict[str, Any]:
     for index, (container_id, reader, failure, kind) in enumerate(plan, start=1):
         started = time.monotonic()
         if ctx.remaining() <= reserve:
-            item = _failed(container_id, failure, "portal_timeout", NOT_PROCESSED)
+            item = failed_item(container_id, failure, "portal_timeout", NOT_PROCESSED)
         else:
             ctx.log.info("bulk item %d/%d: %s %s", index, len(plan), kind, container_id)
             item = _run_item(ctx, page, container_id, reader, failure)
@@ -96,15 +96,17 @@ def _run_item(ctx: OperationContext, page: ContainersPage, container_id: str, re
     except ApiError as exc:
         ctx.log.warning("bulk item %s failed: %s (%s)", container_id, exc.message, exc.error_type)
         ctx.screenshot("item_failed", container=container_id)
-        return _failed(container_id, failure, exc.error_type, exc.message)
+        return failed_item(container_id, failure, exc.error_type, exc.message)
     except WebDriverException as exc:
         error = PortalUnavailable("Browser error while reading the container")
         ctx.log.warning("bulk item %s failed: %s", container_id, type(exc).__name__)
-        return _failed(container_id, failure, error.error_type, error.message)
+        return failed_item(container_id, failure, error.error_type, error.message)
     return item
 
 
-def _failed(container_id: str, failure: dict[str, Any], error_type: str, error: str) -> dict[str, Any]:
+def failed_item(container_id: str, failure: dict[str, Any], error_type: str, error: str) -> dict[str, Any]:
+    """A failed item in the v1 shape (a job's info_bulk rows use it too): the error and the
+    empty values of ``failure`` (``IMPORT_FAILURE`` or ``EXPORT_FAILURE``)."""
     return {"container_id": container_id, "success": False, "error_type": error_type, "error": error,
             **{k: (list(v) if isinstance(v, list) else v) for k, v in failure.items()}}
 
@@ -117,4 +119,5 @@ def _summary(imports: list[dict[str, Any]], exports: list[dict[str, Any]]) -> di
             "export_success": export_ok, "export_failed": len(exports) - export_ok}
 
 
-__all__ = ["NOT_PROCESSED", "get_info_bulk", "unique"]
+__all__ = ["EXPORT_FAILURE", "IMPORT_FAILURE", "NOT_PROCESSED", "export_item", "failed_item", "get_info_bulk", "import_item",
+           "unique"]

@@ -58,42 +58,52 @@ def json_rows(grid: GridData) -> tuple[list[dict[str, str]], list[dict[str, Any]
 
 def write_workbook(path: Path, grid: GridData) -> None:
     """Write sheet ``Containers``: styled header row, one row per grid row, fitted widths."""
+    book = styled_workbook(grid.headers, grid.rows, SHEET_NAME)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+
+
+def styled_workbook(headers: list[str], rows: list[list[str]], sheet_name: str) -> Workbook:
+    """One sheet: white-on-blue header row, the rows as given (text cells), fitted widths, frozen
+    header. Shared by the Containers workbook and the job result workbooks."""
     book = Workbook()
     sheet = book.active
-    sheet.title = SHEET_NAME
-    sheet.append(list(grid.headers))
-    for values in grid.rows:
+    sheet.title = sheet_name
+    sheet.append(list(headers))
+    for values in rows:
         sheet.append(list(values))
     fill = PatternFill(start_color=HEADER_FILL, end_color=HEADER_FILL, fill_type="solid")
     font = Font(color="FFFFFF", bold=True)
     centred = Alignment(horizontal="center", vertical="center")
     for cell in sheet[1]:
         cell.fill, cell.font, cell.alignment = fill, font, centred
-    for index, header in enumerate(grid.headers):
-        longest = max([len(header), *(len(row[index]) for row in grid.rows if index < len(row))])
+    for index, header in enumerate(headers):
+        longest = max([len(header), *(len(row[index]) for row in rows if index < len(row))])
         sheet.column_dimensions[get_column_letter(index + 1)].width = min(longest + 2, MAX_COLUMN_WIDTH)
     sheet.freeze_panes = "A2"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    return book
 
 
-def open_containers_page(ctx: OperationContext) -> ContainersPage:
-    """Open the Containers page for this operation (shared by timeline, booking and bulk)."""
+def open_containers_page(ctx: OperationContext, *, reuse: bool = False) -> ContainersPage:
+    """Open the Containers page for this operation (shared by timeline, booking and bulk).
+
+    ``reuse``: keep the grid the browser already shows (rows loaded stay loaded, A7.5), so a job
+    running one container per operation does not reload and re-scroll the grid for each."""
     page = ContainersPage(ctx.driver, ctx.urls, ctx.settings, ctx.log, ctx.deadline)
+    if reuse and page.is_open():
+        return page
     with ctx.step("open_containers_page"):
         page.open()
     ctx.screenshot("containers_page_loaded")
     return page
 
 
-def list_containers(ctx: OperationContext) -> dict[str, Any] | FileResult:
-    """The operation behind ``POST /get_containers``."""
-    params = ctx.params
+def _load_grid(ctx: OperationContext, *, target: str | None, target_count: int | None,
+               infinite: bool) -> tuple[Loaded, GridData]:
+    """Open the page, scroll per the stop policy, read every loaded row."""
     page = open_containers_page(ctx)
-    target = params.get("target_container_id")
     with ctx.step("load_rows"):
-        loaded = load_list(page, target_id=target, target_count=params.get("target_count"),
-                           infinite=params.get("infinite_scrolling", True) is not False,
+        loaded = load_list(page, target_id=target, target_count=target_count, infinite=infinite,
                            found=lambda: page.has_container(target or ""), noun="Container",
                            idle_cycles=ctx.settings.scroll_idle_cycles)
     ctx.log.info("grid loaded: %d rows in %d scroll cycles (%s)", loaded.rows,
@@ -101,6 +111,22 @@ def list_containers(ctx: OperationContext) -> dict[str, Any] | FileResult:
     ctx.screenshot("containers_loaded", container=target)
     with ctx.step("read_rows"):
         grid = page.read_rows()
+    return loaded, grid
+
+
+def read_grid(ctx: OperationContext) -> dict[str, Any]:
+    """The whole grid as JSON rows (``containers``, keyed as ``format: json``) and no workbook:
+    a job's container sweep filters these rows before it visits each kept container."""
+    loaded, grid = _load_grid(ctx, target=None, target_count=None, infinite=True)
+    return {"containers": json_rows(grid)[1], "stopped_reason": loaded.stopped_reason}
+
+
+def list_containers(ctx: OperationContext) -> dict[str, Any] | FileResult:
+    """The operation behind ``POST /get_containers``."""
+    params = ctx.params
+    target = params.get("target_container_id")
+    loaded, grid = _load_grid(ctx, target=target, target_count=params.get("target_count"),
+                              infinite=params.get("infinite_scrolling", True) is not False)
     path = ctx.new_file(FILE_PREFIX, ".xlsx")
     with ctx.step("write_workbook"):
         write_workbook(path, grid)
@@ -135,5 +161,5 @@ def _summary(ctx: OperationContext, path: Path, total: int, loaded: Loaded,
     return body
 
 
-__all__ = ["HEADERS", "column_key", "json_rows", "list_containers", "open_containers_page",
-           "write_workbook"]
+__all__ = ["HEADERS", "column_key", "json_rows", "list_containers", "open_containers_page", "read_grid",
+           "styled_workbook", "write_workbook"]

@@ -31,14 +31,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from emodal.browser.bundles import redact
-from emodal.errors import IdempotencyConflict, InvalidField, SessionBusy
+from emodal.errors import IdempotencyConflict, SessionBusy
 from emodal.state.store import StateStore
 
 #: Store namespace of the records.
 NAMESPACE = "idempotency"
 SUBMITTING = "submitting"
 COMPLETED = "completed"
-_KEY_MAX = 255
 
 #: Request fields that define "the same booking" (a replay must be for the same thing): every
 #: /make_appointment field but the session, debug and key fields. ``appointment_session_id`` is
@@ -52,27 +51,6 @@ FINGERPRINT_FIELDS: tuple[str, ...] = (
 #: Labels of the sub-keys derived from SESSION_SECRET (one key, one purpose).
 _PRINT_LABEL = b"emodal idempotency fingerprint v1"
 _KEY_ID_LABEL = b"emodal idempotency key id v1"
-
-
-def resolve_key(header_value: str | None, field_value: str | None) -> str | None:
-    """The request's idempotency key: header `Idempotency-Key` or field, header wins.
-
-    Both given and different is ambiguous: 400 rather than guessing which one the client meant.
-    """
-    header = _validate_key(header_value, "Idempotency-Key") if header_value is not None else None
-    body = _validate_key(field_value, "idempotency_key") if field_value is not None else None
-    if header is not None and body is not None and header != body:
-        raise InvalidField("Idempotency-Key header and idempotency_key field differ",
-                           details={"field": "idempotency_key", "reason": "conflicts_with_header"})
-    return header if header is not None else body
-
-
-def _validate_key(value: str, name: str) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= _KEY_MAX or not all(
-            32 <= ord(ch) <= 126 for ch in value):
-        raise InvalidField(f"{name} must be 1-{_KEY_MAX} printable ASCII characters",
-                           details={"field": "idempotency_key", "max": _KEY_MAX})
-    return value
 
 
 @dataclass(frozen=True)
@@ -120,13 +98,14 @@ class IdempotencyStore:
         return {**record, "key_id": self._key_id}, float(record["updated_at"]) + self._ttl
 
     # --- protocol ----------------------------------------------------------------------------------
-    def check(self, tenant: str, key: str, print_: str) -> Replay | None:
+    def check(self, tenant: str, key: str, print_: str, *, route: str = "") -> Replay | None:
         """Before the call runs: a :class:`Replay`, or ``None`` (no record: go ahead).
 
         ``None`` reserves the key for this call: the caller must end with :meth:`complete` or
         :meth:`release`. A record of another payload is 422; one still ``submitting`` waits while its call runs
         in this process (as for the session lock, then 409 ``session_busy``), and is 409
-        ``idempotency_conflict`` when nothing is running (left by a crash).
+        ``idempotency_conflict`` when nothing is running (left by a crash). ``route`` names the
+        caller's route in that 409's details.
         """
         token = self.record_key(tenant, key)
         deadline = time.monotonic() + self._wait_timeout
@@ -145,7 +124,7 @@ class IdempotencyStore:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise SessionBusy("A request with this Idempotency-Key is still running",
-                                      details={"running_route": "/make_appointment"})
+                                      details={"running_route": route})
                 self._cond.wait(remaining)
 
     @staticmethod
@@ -208,4 +187,4 @@ class IdempotencyStore:
             self._cond.notify_all()
 
 
-__all__ = ["COMPLETED", "FINGERPRINT_FIELDS", "IdempotencyStore", "Replay", "SUBMITTING", "resolve_key"]
+__all__ = ["COMPLETED", "FINGERPRINT_FIELDS", "IdempotencyStore", "Replay", "SUBMITTING"]

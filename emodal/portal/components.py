@@ -163,12 +163,6 @@ class Material:
         self.click(triggers[0] if triggers else select)
         return self._wait_options(f"the options of {what}")
 
-    def read_select_options(self, select: WebElement, what: str) -> list[str]:
-        """All option texts of a mat-select, verbatim; the panel is closed again."""
-        options = [text for _, text in self.open_select(select, what)]
-        self.close_panels()
-        return options
-
     def choose_in_select(self, select: WebElement, requested: str, field: str) -> str:
         """Select the one option matching ``requested``; return the text the select then shows.
 

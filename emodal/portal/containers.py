@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -30,6 +30,9 @@ from emodal.portal.scrolling import InfiniteScroll, ScrollLimits, ScrollResult, 
 from emodal.portal.timeline import Milestone, read_milestones
 from emodal.portal.urls import PortalUrls
 from emodal.portal.waits import is_stable, js_click, page_state, wait_for
+
+if TYPE_CHECKING:
+    from emodal.config import Settings
 
 #: An expanded row's booking number must look like one (A12.1: ``[A-Z0-9]{8,12}``, with digits).
 _BOOKING_RE = re.compile(r"^(?=.*\d)[A-Z0-9]{8,12}$")
@@ -47,7 +50,7 @@ class GridData:
 class ContainersPage:
     """The Containers grid of ecp2. ``deadline`` is a ``time.monotonic()`` bound for long scrolls."""
 
-    def __init__(self, driver: WebDriver, urls: PortalUrls, settings: Any,
+    def __init__(self, driver: WebDriver, urls: PortalUrls, settings: Settings,
                  log: logging.Logger | logging.LoggerAdapter | None = None,
                  deadline: float | None = None) -> None:
         self._driver = driver
@@ -129,13 +132,11 @@ class ContainersPage:
             if state["arrow"] == "expanded" or (state["flow"] and state["detail_visible"]):
                 break
             js_click(self._driver, state["icon"])
-            state = wait_for(self._driver, lambda d: self._settled_after_click(row),
-                             self._settings.element_timeout, f"row {container_id} to expand")
+            state = self._wait(lambda d: self._settled_after_click(row), f"row {container_id} to expand")
             if attempt == 2 and state["arrow"] == "collapsed" and not state["flow"]:
                 raise PortalUnavailable(f"Row of container '{container_id}' did not expand",
                                         details="arrow still keyboard_arrow_right after two clicks")
-        wait_for(self._driver, lambda d: self._loaded_detail(row),
-                 self._settings.element_timeout, f"the detail panel of {container_id}")
+        self._wait(lambda d: self._loaded_detail(row), f"the detail panel of {container_id}")
         self._check_health()
         return True
 
@@ -149,8 +150,7 @@ class ContainersPage:
         if state["arrow"] != "expanded":
             return
         js_click(self._driver, state["icon"])
-        wait_for(self._driver, lambda d: self._row_state(row)["arrow"] == "collapsed",
-                 self._settings.element_timeout, f"row {container_id} to collapse")
+        self._wait(lambda d: self._row_state(row)["arrow"] == "collapsed", f"row {container_id} to collapse")
 
     def timeline(self, container_id: str) -> list[Milestone]:
         """The milestones of an expanded row, newest first (A7.8)."""
@@ -204,6 +204,17 @@ class ContainersPage:
     def _loaded_detail(self, row: WebElement) -> bool:
         state = self._row_state(row)
         return bool(state["flow"] and state["detail_visible"] and is_stable(self._driver))
+
+    def _wait(self, condition: Callable[[WebDriver], Any], what: str) -> Any:
+        """``wait_for`` within ELEMENT_TIMEOUT; on a timeout the page is classified first: the
+        portal reloads to its login form when a row's detail request finds the login lapsed (the
+        grid a job reuses between containers looks logged in until then), which is
+        ``PortalSessionLost`` (re-login and retry), not a timeout."""
+        try:
+            return wait_for(self._driver, condition, self._settings.element_timeout, what)
+        except PortalTimeout:
+            self._check_health()
+            raise
 
     def _check_health(self) -> None:
         assert_logged_in(self._driver, self._urls)

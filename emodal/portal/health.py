@@ -22,6 +22,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from emodal.errors import PortalSessionLost, PortalTimeout, PortalUnavailable
 from emodal.portal.urls import IDENTITY_LOGIN_PATH, PortalUrls
 from emodal.portal.waits import wait_for
+from emodal.redaction import redact_url
 
 
 class PageState(str, enum.Enum):
@@ -177,7 +178,7 @@ def assert_logged_in(driver: WebDriver, urls: PortalUrls, timeout: float = 0) ->
 
 def raise_for_state(state: PageState, url: str = "") -> None:
     """Map a non-logged-in :class:`PageState` to its error (no-op for LOGGED_IN)."""
-    shown = _shorten(url)
+    shown = redact_url(url)
     if state is PageState.LOGGED_IN:
         return
     if state in (PageState.LOGIN_PAGE, PageState.EXPIRED_401):
@@ -223,11 +224,4 @@ def _current_url(driver: WebDriver) -> str:
     except WebDriverException:
         return ""
 
-
-def _shorten(url: str) -> str:
-    # Query and fragment may carry OIDC codes or tokens: never put them in errors or logs.
-    parts = urlsplit(url)
-    if parts.query or parts.fragment:
-        return parts._replace(query="", fragment="").geturl() + "?..."
-    return url
 

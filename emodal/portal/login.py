@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
-from emodal.errors import InvalidCredentials, PortalUnavailable, RecaptchaFailed
+from emodal.errors import InvalidCredentials, LoginPageReturned, PortalUnavailable, RecaptchaFailed, exception_summary
 from emodal.portal import health
 from emodal.portal.health import PASSWORD_CSS, USERNAME_CSS, PageState
 from emodal.portal.urls import PortalUrls, strip_query
@@ -99,7 +99,7 @@ class LoginPage:
         try:
             self.driver.get(self.urls.login)
         except WebDriverException as exc:
-            raise PortalUnavailable("Portal unreachable", details=_first_line(exc)) from None
+            raise PortalUnavailable("Portal unreachable", details=exception_summary(exc)) from None
         state = health.settle(self.driver, self.urls, self.page_load_timeout)
         if state in (PageState.LOGIN_PAGE, PageState.LOGGED_IN):
             return state
@@ -219,15 +219,6 @@ class LoginPage:
             return ""
 
 
-class LoginPageReturned(PortalUnavailable):
-    """LOGIN led back to a login page that names no error.
-
-    A bad password shows a message; a message-less login page means the OIDC chain restarted
-    (lost cookie, expired code), which one more attempt usually fixes. The flow retries once and
-    only then calls it invalid credentials, because that verdict closes a session for good.
-    """
-
-
 def _is_stale(element: WebElement) -> bool:
     """True once ``element``'s document was replaced. Other errors (a navigation racing the call)
     prove nothing, so they count as "not yet": the caller polls again."""
@@ -239,8 +230,4 @@ def _is_stale(element: WebElement) -> bool:
     except WebDriverException:
         return False
 
-
-def _first_line(exc: BaseException) -> str:
-    text = (getattr(exc, "msg", None) or str(exc) or type(exc).__name__).strip()
-    return text.splitlines()[0][:300]
 

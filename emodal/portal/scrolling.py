@@ -85,16 +85,18 @@ class InfiniteScroll:
         started = time.monotonic()
         stable_polls = 0
 
-        def grown_or_quiet(driver: WebDriver) -> int | None:
+        def grown_or_quiet(driver: WebDriver) -> tuple[int] | None:
+            # A one-item tuple is truthy for every count, also 0 and -1 (the list is gone: the
+            # page reloaded to the login form after a request found the login lapsed).
             nonlocal stable_polls
             count = self.count()
             if count < 0 or count > before:
-                return count + 1  # shifted by one: ``wait_for`` takes 0 for "not yet"
+                return (count,)
             stable_polls = stable_polls + 1 if is_stable(driver) else 0
             quiet = time.monotonic() - started >= SETTLE_SECONDS
-            return count + 1 if quiet and stable_polls >= STABLE_POLLS else None
+            return (count,) if quiet and stable_polls >= STABLE_POLLS else None
 
-        after = wait_for(self.driver, grown_or_quiet, self.timeout, f"more rows of {self.name} after scrolling") - 1
+        (after,) = wait_for(self.driver, grown_or_quiet, self.timeout, f"more rows of {self.name} after scrolling")
         if after < 0:
             self._gone()
         return before, after

@@ -7,9 +7,12 @@ else in the code composes portal URLs, and page identity is decided from these b
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+from urllib.parse import SplitResult, urlsplit
+
+if TYPE_CHECKING:
+    from emodal.config import Settings
 
 #: The identity (SSO) host is not configurable: its name is unknown for the real portal and the
 #: browser only ever reaches it through redirects. Its login page is recognised by the path
@@ -27,14 +30,10 @@ class PortalUrls:
     account: str
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "PortalUrls":
-        """Build from a ``Settings`` (``emodal_*_url`` fields)."""
-        return cls(
-            ecp2=settings.emodal_ecp2_url.rstrip("/"),
-            termops=settings.emodal_termops_url.rstrip("/"),
-            truckerportal=settings.emodal_truckerportal_url.rstrip("/"),
-            account=settings.emodal_account_url.rstrip("/"),
-        )
+    def from_settings(cls, settings: Settings) -> "PortalUrls":
+        """Build from a ``Settings``: each field ``<app>`` comes from ``EMODAL_<APP>_URL``, so the
+        list of portal apps is written once, as this class's fields."""
+        return cls(**{f.name: getattr(settings, f"emodal_{f.name}_url").rstrip("/") for f in fields(cls)})
 
     # --- pages (API_SPEC 3.11 "Pages") -----------------------------------------------------------
     @property
@@ -64,15 +63,10 @@ class PortalUrls:
     def my_appointments(self) -> str:
         return f"{self.truckerportal}/myappointments"
 
-    @property
-    def welcome(self) -> str:
-        return f"{self.account}/Home/Welcome"
-
     # --- identity helpers -------------------------------------------------------------------------
     def app_bases(self) -> dict[str, str]:
         """Name -> base URL of every portal app the service is logged in to when it is on them."""
-        return {"ecp2": self.ecp2, "termops": self.termops,
-                "truckerportal": self.truckerportal, "account": self.account}
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def app_of(self, url: str) -> str | None:
         """Name of the configured app whose base contains ``url`` (scheme, host, port and path
@@ -111,7 +105,7 @@ def strip_query(url: str) -> str:
     return parts._replace(query="", fragment="").geturl()
 
 
-def _netloc(parts: Any) -> str:
+def _netloc(parts: SplitResult) -> str:
     host = (parts.hostname or "").lower()
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
     return f"{host}:{port}"

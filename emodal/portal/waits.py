@@ -22,7 +22,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from emodal.errors import PortalTimeout
+from emodal.errors import PortalTimeout, exception_summary
 
 T = TypeVar("T")
 
@@ -92,7 +92,7 @@ def wait_for(
     except TimeoutException:
         details = None
         if last_error:
-            details = f"last error: {type(last_error[0]).__name__}: {_first_line(last_error[0])}"
+            details = f"last error: {type(last_error[0]).__name__}: {exception_summary(last_error[0])}"
         raise PortalTimeout(f"Timed out after {timeout:g} s waiting for {what}", details=details) from None
 
 
@@ -179,10 +179,6 @@ def js_click(driver: WebDriver, element: WebElement) -> None:
     scroll_into_view(driver, element)
     driver.execute_script("arguments[0].click();", element)
 
-
-def _first_line(exc: BaseException) -> str:
-    text = getattr(exc, "msg", None) or str(exc)
-    return text.strip().splitlines()[0] if text.strip() else ""
 
 
 __all__ = [

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
+from .container_patch import PatchError, apply_patch, parse_patch
 from .faults import add_fault
 from .state import get_state
 
@@ -134,6 +135,24 @@ def _account_or_404(username: str) -> Any:
 def account_containers(username: str) -> Response:
     account = _account_or_404(username)
     return jsonify(get_state().world.oracle(account.username))
+
+
+@bp.patch("/accounts/<username>/containers/<number>")
+def patch_container(username: str, number: str) -> Response | tuple[Response, int]:
+    """Change a container's holds, LFD/GTD, status, location, pregate columns or timeline
+    (container_patch.py); answers its oracle entry as changed."""
+    account = _account_or_404(username)
+    state = get_state()
+    try:
+        patch = parse_patch(request.get_json(silent=True))
+        with state.lock:
+            container = next((c for c in account.containers if c.number == number.strip().upper()), None)
+            if container is None:
+                return jsonify({"error": f"{number} is not a container of {account.username}"}), 404
+            apply_patch(container, patch, today=state.clock.today(), tz=state.clock.tz)
+            return jsonify(state.world.oracle_row(account.username, container.number))
+    except PatchError as exc:
+        return jsonify({"error": str(exc)}), exc.status
 
 
 @bp.get("/accounts/<username>/appointments")

@@ -131,6 +131,12 @@ class World:
             "containers": [_oracle_row(i, c) for i, c in enumerate(account.containers)],
         }
 
+    def oracle_row(self, username: str, number: str) -> dict[str, Any] | None:
+        """The oracle entry of one of the account's containers, or None."""
+        account = self.accounts[username.strip().lower()]
+        wanted = (number or "").strip().upper()
+        return next((_oracle_row(i, c) for i, c in enumerate(account.containers) if c.number == wanted), None)
+
 
 def _oracle_row(row: int, c: Container) -> dict[str, Any]:
     detail = detail_json(c)

@@ -16,9 +16,9 @@ from emodal.browser.factory import BROWSER_ERRORS, BrowserFactory, BrowserHandle
 from emodal.browser.snapshot import origin_of
 from emodal.captcha.client import CaptchaClient
 from emodal.config import Settings
-from emodal.errors import InvalidCredentials, PortalTimeout, PortalUnavailable
+from emodal.errors import InvalidCredentials, LoginPageReturned, PortalTimeout, PortalUnavailable
 from emodal.portal.health import PageState
-from emodal.portal.login import LoginPage, LoginPageReturned
+from emodal.portal.login import LoginPage
 from emodal.portal.urls import PortalUrls
 from emodal.sessions.credentials import Credentials
 

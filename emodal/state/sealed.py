@@ -19,8 +19,10 @@ SECRETS_NAMESPACE = "secrets"
 #: Namespace of session records (``emodal.sessions.journal``): credentials and portal snapshot sealed.
 SESSIONS_NAMESPACE = "sessions"
 #: Every namespace holding sealed fields; ``rotate-key`` rotates exactly these. A namespace that
-#: starts storing secrets must be added here.
-SEALED_NAMESPACES: tuple[str, ...] = (SECRETS_NAMESPACE, SESSIONS_NAMESPACE)
+#: starts storing secrets must be added here. ``webhooks``: the subscriptions' signing secrets
+#: (emodal/webhooks/subscriptions.py); ``jobs``, ``job_rows``, ``schedules``: a job's input (session
+#: id, credentials, params) and its result rows (emodal/jobs/store.py, schedules.py).
+SEALED_NAMESPACES: tuple[str, ...] = (SECRETS_NAMESPACE, SESSIONS_NAMESPACE, "webhooks", "jobs", "job_rows", "schedules")
 
 
 def persistent_secret(store: StateStore, box: SecretBox, name: str) -> str:

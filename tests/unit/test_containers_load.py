@@ -2,12 +2,13 @@
 4.9), on a scripted list, no browser."""
 from __future__ import annotations
 
+import itertools
 import time
 from types import SimpleNamespace
 
 import pytest
 
-from emodal.errors import ContainerNotFound, PortalTimeout, PortalUnavailable
+from emodal.errors import ContainerNotFound, PortalSessionLost, PortalTimeout, PortalUnavailable
 from emodal.operations.loading import load_list
 from emodal.portal.containers import ContainersPage
 from emodal.portal.scrolling import InfiniteScroll, ScrollLimits, ScrollResult, Stop
@@ -137,3 +138,14 @@ def test_expand_of_a_container_never_loaded_is_404_with_search_details() -> None
 def test_grid_deadline_stops_scrolling() -> None:
     with pytest.raises(PortalTimeout):
         ScriptedGrid(450, deadline=time.monotonic() - 1).load()
+
+
+def test_a_list_that_disappears_during_a_scroll_checks_the_page_at_once() -> None:
+    # The portal reloads to its login form when a scroll request finds the login lapsed: the wait
+    # sees the list gone (-1) and asks the page, which says why (here: the login lapsed).
+    counts = itertools.chain([5], itertools.repeat(-1))
+    lapsed = InfiniteScroll(SimpleNamespace(execute_script=lambda *args: None), name="the list",  # type: ignore[arg-type]
+                            scroll_js="", count=lambda: next(counts), timeout=5,
+                            check_page=lambda: (_ for _ in ()).throw(PortalSessionLost()))
+    with pytest.raises(PortalSessionLost):
+        lapsed.cycle()

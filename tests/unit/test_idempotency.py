@@ -9,7 +9,8 @@ import pytest
 from emodal.api.appointments import MakeAppointmentRequest
 from emodal.api.schemas import BusinessRequest
 from emodal.errors import IdempotencyConflict, InvalidField, SessionBusy
-from emodal.operations.idempotency import FINGERPRINT_FIELDS, NAMESPACE, IdempotencyStore, resolve_key
+from emodal.api.appointments import resolve_key
+from emodal.operations.idempotency import FINGERPRINT_FIELDS, NAMESPACE, IdempotencyStore
 from emodal.state import SQLiteStore
 
 BOOKING = {"trucking_company": "B & T DRAYAGE LLC", "terminal": "Total Terminals Intl LLC",
