@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: deps browser cluster-deps cluster demo test serve sandbox bench clean
+.PHONY: deps browser cluster-deps cluster demo test serve sandbox bench bench-cluster clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ cluster-deps:
 	@bash scripts/ensure_cluster_deps.sh
 
 cluster: deps cluster-deps
-	$(PY) scripts/cluster.py
+	$(PY) scripts/cluster.py --sandbox
 
 demo: deps
 	$(PY) scripts/demo.py
@@ -39,6 +39,9 @@ sandbox: deps
 
 bench: deps
 	$(PY) bench/run.py
+
+bench-cluster: deps cluster-deps
+	$(PY) bench/cluster.py
 
 clean:
 	rm -rf $(VENV) downloads .pytest_cache .cluster

@@ -117,12 +117,23 @@ def _default_registry(settings: Settings, state: ServiceState, webhooks: Webhook
     from emodal.browser.factory import BrowserFactory
     from emodal.browser.ledger import BrowserLedger
     from emodal.sessions import LoginFlow, Refresher, SessionRegistry
+    from emodal.sessions.cluster import SessionCluster
     from emodal.sessions.journal import SessionJournal
 
     factory = BrowserFactory(settings, ledger=BrowserLedger(state.store))
     factory.reap_stale()  # browsers of an earlier run killed before it could close them: before any restore
     journal = SessionJournal(state.store, state.box, wizard_ttl=settings.appointment_session_ttl)
-    registry = SessionRegistry(settings, factory, LoginFlow(settings, factory), journal=journal,
+    cluster = None
+    if state.store.backend == "redis":  # a store shared with other API instances (issue 11)
+        assert settings.instance_id is not None
+        cluster = SessionCluster(state.store, settings.instance_id)
+        log.info("cluster mode: instance %s, shared state on redis, browsers on %s", settings.instance_id,
+                 settings.selenium_remote_url or "this host")
+        if not settings.selenium_remote_url:
+            log.warning("STATE_URL is a shared redis store but SELENIUM_REMOTE_URL is unset: another instance "
+                        "cannot attach to this instance's local browsers and would start its own; run one "
+                        "instance, or put the browsers on a Selenium Grid (docs/DEPLOYMENT.md)")
+    registry = SessionRegistry(settings, factory, LoginFlow(settings, factory), journal=journal, cluster=cluster,
                                on_attention=webhooks.session_needs_attention)
     registry.restore_all()
     return registry, Refresher(registry, settings)
@@ -156,7 +167,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None, refreshe
     assert settings.session_secret is not None  # resolved by open_service_state
     idempotency = IdempotencyStore(state.store, settings.idempotency_ttl, settings.session_lock_timeout,
                                    secret=settings.session_secret)
-    metrics = Metrics(registry.stats)
+    metrics = Metrics(registry.stats, instance=settings.instance_id or "")
     jobs = build_jobs(settings, state, registry, lambda: OperationRunner(settings, registry, metrics),
                       webhooks.events)
     lifecycle = Lifecycle(settings, registry, refresher, state.store, jobs, webhooks)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -191,6 +192,9 @@ class Settings(BaseSettings):
     window_size: Annotated[tuple[PositiveInt, PositiveInt], NoDecode, BeforeValidator(_size)] = (1920, 1080)
     browser_proxy: str | None = None
     shutdown_grace: NonNegativeInt = 30
+    #: This process's name in a cluster (lease owners, ``/health``, the ``instance`` metric label);
+    #: ``None`` means ``<hostname>-<pid>`` (resolved by ``_derived_defaults``).
+    instance_id: str | None = None
     log_level: Annotated[str, AfterValidator(_log_level)] = "INFO"
 
     def __init__(self, **values: Any) -> None:
@@ -202,7 +206,8 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _derived_defaults(cls, values: Any) -> Any:
-        """Defaults that follow another variable: STATE_DIR, MAX_SESSIONS_PER_TENANT."""
+        """Defaults that follow another variable or the process: STATE_DIR, MAX_SESSIONS_PER_TENANT,
+        INSTANCE_ID."""
         if not isinstance(values, dict):
             return values
         values = dict(values)
@@ -210,6 +215,8 @@ class Settings(BaseSettings):
             values["state_dir"] = Path(values.get("downloads_dir") or cls.model_fields["downloads_dir"].default) / ".state"
         if values.get("max_sessions_per_tenant") is None:
             values["max_sessions_per_tenant"] = values.get("max_sessions") or cls.model_fields["max_sessions"].default
+        if not values.get("instance_id"):
+            values["instance_id"] = f"{socket.gethostname()}-{os.getpid()}"
         return values
 
     @model_validator(mode="after")

@@ -1,15 +1,16 @@
 """`make cluster`: the cluster layout of docs/DEPLOYMENT.md on this machine, on loopback only.
 
-Starts Redis (the shared state store) and a Selenium Grid 4 (a hub and two nodes driving Debian's
-Chromium through its ChromeDriver) on free ports, each in a temporary directory, waits until the
-Grid's ``/status`` reports every node up, prints the URLs to give the API instances
-(``STATE_URL``, ``SELENIUM_REMOTE_URL``) and stops everything on Ctrl-C or SIGTERM.
+Starts Redis (the shared state store), a Selenium Grid 4 (a hub and two nodes driving Debian's
+Chromium through its ChromeDriver) and two API instances sharing them (``STATE_URL``,
+``SELENIUM_REMOTE_URL``, one downloads folder, one encryption key) on free ports, each in a
+temporary directory; with ``--sandbox`` the sandbox portal too, with the instances pointed at it.
+It prints every URL and stops everything on Ctrl-C or SIGTERM.
 
-    .venv/bin/python scripts/cluster.py [--nodes 2] [--max-sessions 2]
+    .venv/bin/python scripts/cluster.py [--nodes 2] [--max-sessions 2] [--api 2] [--sandbox]
 
 The same code is the tests' fixture (tests/conftest.py): ``start()`` returns a :class:`Cluster`
 with ``redis_url``, ``grid_url`` and the node handles (``cluster.nodes[0].kill()`` simulates the
-loss of a node), ``stop()`` ends every process it started. Each process runs in its own process
+loss of a node), ``stop()`` ends every process it started; ``start_api`` adds an API instance. Each process runs in its own process
 group, so stopping a node also ends the ChromeDrivers and Chromiums it started, and nothing else.
 Install the pieces first with ``make cluster-deps`` (scripts/ensure_cluster_deps.sh).
 """
@@ -26,13 +27,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import redis
 import requests
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -224,6 +226,39 @@ def wait_for_nodes(cluster: Cluster, count: int, timeout: float = START_TIMEOUT)
                 errors=(requests.RequestException, ValueError, KeyError), watch=cluster.processes())
 
 
+def api_environment(cluster: Cluster, downloads_dir: Path, encryption_key: str) -> dict[str, str]:
+    """The variables every API instance of ``cluster`` shares (docs/DEPLOYMENT.md "API instances")."""
+    return {"STATE_URL": cluster.redis_url, "SELENIUM_REMOTE_URL": cluster.grid_url,
+            "DOWNLOADS_DIR": str(downloads_dir), "STATE_ENCRYPTION_KEY": encryption_key}
+
+
+def sandbox_environment(base_url: str) -> dict[str, str]:
+    """The portal and captcha variables that point an API instance at a sandbox (``--sandbox``)."""
+    settings = Settings().with_sandbox(base_url)
+    return {"EMODAL_ECP2_URL": settings.emodal_ecp2_url, "EMODAL_TERMOPS_URL": settings.emodal_termops_url,
+            "EMODAL_TRUCKERPORTAL_URL": settings.emodal_truckerportal_url,
+            "EMODAL_ACCOUNT_URL": settings.emodal_account_url, "CAPTCHA_SERVICE_URL": settings.captcha_service_url}
+
+
+def start_api(workdir: Path, name: str, env: Mapping[str, str], timeout: float = START_TIMEOUT) -> Process:
+    """One API instance (``emodal_business_api.py``) named ``name`` (its ``INSTANCE_ID``) on a free
+    loopback port, with ``env`` over this process's environment and its own ``STATE_DIR``; returns
+    once ``/health`` answers. ``.kill()`` is a ``kill -9`` of the instance, ``.stop()`` a SIGTERM."""
+    port = free_port()
+    state_dir = workdir / f"{name}-state"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(ROOT / "emodal_business_api.py")]
+    process = _spawn(name, port, command, workdir, env={
+        "STATE_DIR": str(state_dir), **env, "HOST": LOOPBACK, "PORT": str(port), "INSTANCE_ID": name})
+    try:
+        _wait_until(process, lambda: requests.get(f"{process.url}/health", timeout=5).status_code == 200,
+                    "answers /health", timeout=timeout, errors=(requests.RequestException,))
+    except BaseException:
+        process.stop()
+        raise
+    return process
+
+
 # --- internals ----------------------------------------------------------------------------------------
 def _hub_toml(port: int, publish: int, subscribe: int) -> str:
     return f"""\
@@ -289,11 +324,13 @@ def _start_java(name: str, port: int, jar: Path, workdir: Path, toml: str) -> Pr
     return _spawn(name, port, command, workdir)
 
 
-def _spawn(name: str, port: int, command: list[str], workdir: Path) -> Process:
+def _spawn(name: str, port: int, command: list[str], workdir: Path,
+           env: Mapping[str, str] | None = None) -> Process:
     log_path = workdir / f"{name}.log"
     with open(log_path, "ab") as log:
         popen = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                 cwd=workdir, start_new_session=True)
+                                 cwd=workdir, start_new_session=True,
+                                 env=None if env is None else {**os.environ, **env})
     return Process(name, port, popen, log_path)
 
 
@@ -336,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=2, help="Grid nodes to start (default 2)")
     parser.add_argument("--max-sessions", type=int, default=2, help="Chromium slots per node (default 2)")
+    parser.add_argument("--api", type=int, default=2, help="API instances to start (default 2; 0: none)")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="start the sandbox portal too and point the API instances at it")
     args = parser.parse_args(argv)
     stopping = threading.Event()
 
@@ -346,23 +386,46 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     print("Starting Redis, a Selenium Grid hub and its nodes (about a minute on a busy machine)...", flush=True)
     cluster = start(nodes=args.nodes, max_sessions=args.max_sessions, durable_redis=True)
+    sandbox: Any = None
+    apis: list[Process] = []
     try:
+        env = api_environment(cluster, cluster.workdir / "downloads",
+                              os.environ.get("STATE_ENCRYPTION_KEY") or Fernet.generate_key().decode())
+        if args.sandbox:
+            from emodal.sandbox import SandboxServer
+
+            sandbox = SandboxServer(profile="realistic").start()
+            env.update(sandbox_environment(sandbox.base_url))
+        for index in range(args.api):
+            print(f"Starting API instance api-{index + 1}...", flush=True)
+            apis.append(start_api(cluster.workdir, f"api-{index + 1}", env))
         print(f"Redis:        {cluster.redis_url}")
         print(f"Grid hub:     {cluster.grid_url}  (status: {cluster.grid_url}/status, UI: {cluster.grid_url}/ui)")
         for node in cluster.nodes:
             print(f"Grid {node.name}:   {node.url}  (pid {node.popen.pid})")
+        if sandbox is not None:
+            print(f"Sandbox:      {sandbox.base_url}  (jdoe / sandbox-pass, captcha key sandbox-key)")
+        for api in apis:
+            print(f"API {api.name}:    {api.url}  (pid {api.popen.pid}; /health, /sessions)")
+        print(f"Shared files: {env['DOWNLOADS_DIR']}")
         print(f"Logs:         {cluster.workdir}")
-        print("Run API instances with:")
+        print("More API instances (the same variables; a load balancer in front of them all):")
         print(f"  STATE_URL={cluster.redis_url} SELENIUM_REMOTE_URL={cluster.grid_url} "
-              "DOWNLOADS_DIR=<shared folder> PORT=<port> .venv/bin/python emodal_business_api.py")
+              f"DOWNLOADS_DIR={env['DOWNLOADS_DIR']} STATE_ENCRYPTION_KEY=<the same key> PORT=<port> "
+              ".venv/bin/python emodal_business_api.py")
         print("Ctrl-C stops everything.", flush=True)
-        while not stopping.is_set() and all(p.alive() for p in cluster.processes()):
+        watched = [*apis, *cluster.processes()]
+        while not stopping.is_set() and all(p.alive() for p in watched):
             stopping.wait(1.0)
-        for process in cluster.processes():
+        for process in watched:
             if not process.alive():
                 print(f"{process.name} exited (code {process.popen.returncode}); stopping.", file=sys.stderr)
     finally:
+        for api in apis:
+            api.stop()
         cluster.stop()
+        if sandbox is not None:
+            sandbox.stop()
         print("Cluster stopped.", flush=True)
     return 0
 

@@ -1,7 +1,8 @@
 """Operational routes: /health (4.1), /cleanup (4.11), admin routes (4.12), /metrics (4.14), /openapi.json (4.15).
 
 None of these touches a browser; /health and /metrics read registry figures only, so monitoring
-keeps answering while every browser is busy.
+keeps answering while every browser is busy. With a Selenium Grid, /health also asks the hub's
+``/status`` (a short timeout): a Grid that does not answer makes the service degraded.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import requests
 from flask import Blueprint, Response, current_app, jsonify
 from pydantic import Field
 
@@ -20,6 +22,7 @@ from emodal.api.auth import require_admin, scope_tenant
 from emodal.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from emodal.api.openapi import build_openapi, register
 from emodal.api.schemas import Int, RequestModel, parse
+from emodal.browser.grid import grid_status
 from emodal.config import Settings
 from emodal.timefmt import iso_utc
 
@@ -39,13 +42,25 @@ register("/cleanup", "POST", CleanupRequest,
     "current_storage_mb": 12.34, "downloads_mb": 10.1, "screenshots_mb": 2.24})
 
 
-def _browser_check(settings: Settings) -> str:
-    """Driver and browser binaries present (a Grid is trusted to be there; it is probed at login)."""
-    if settings.selenium_remote_url:
-        return "ok"
+def _browser_check(settings: Settings, grid: dict[str, Any] | None) -> str:
+    """Driver and browser binaries present; with a Grid, its hub answers and reports itself ready."""
+    if grid is not None:
+        return "ok" if grid.get("ready") else "error"
     driver = settings.chromedriver_path or shutil.which("chromedriver")
     chrome = settings.chrome_binary or next((p for n in _CHROME_NAMES if (p := shutil.which(n))), None)
     return "ok" if driver and chrome and os.access(driver, os.X_OK) else "error"
+
+
+def _grid(settings: Settings) -> dict[str, Any] | None:
+    """``/health`` ``grid``: the hub's URL and what its ``/status`` says (None without a Grid)."""
+    if not settings.selenium_remote_url:
+        return None
+    out: dict[str, Any] = {"url": settings.selenium_remote_url}
+    try:
+        out.update(grid_status(settings.selenium_remote_url).describe())
+    except (requests.RequestException, ValueError) as exc:
+        out.update(ready=False, error=type(exc).__name__)
+    return out
 
 
 def _downloads_check(settings: Settings) -> str:
@@ -71,8 +86,9 @@ def health() -> Response:
     settings = http.settings()
     stats = http.registry().stats()
     portal = stats.get("portal") or {"status": "unknown", "last_success_at": None}
+    grid = _grid(settings)
     checks: dict[str, Any] = {
-        "browser": _browser_check(settings),
+        "browser": _browser_check(settings, grid),
         "downloads_dir": _downloads_check(settings),
         "refresher": _refresher_check(settings),
         "portal": {"status": portal.get("status", "unknown"), "last_success_at": portal.get("last_success_at")},
@@ -92,6 +108,8 @@ def health() -> Response:
         "logins_in_progress": stats.get("logins_in_progress", 0),
         "timestamp": iso_utc(time.time()), "auth": auth, "checks": checks,
         **({"state": stats["state"]} if "state" in stats else {}),
+        "instance": settings.instance_id,
+        **({"grid": grid} if grid is not None else {}),
     })
 
 
@@ -142,7 +160,11 @@ register("/health", "GET", None, "Liveness and counts; no key needed, never touc
     "auth": {"mode": "api_key", "required": True},
     "checks": {"browser": "ok", "downloads_dir": "ok", "refresher": "ok",
                "portal": {"status": "ok", "last_success_at": "2025-11-24T19:29:12Z"}},
-    "state": {"backend": "sqlite", "sessions": 3, "restored": 2, "restoring": 0}}, auth=False)
+    "state": {"backend": "redis", "sessions": 3, "restored": 2, "restoring": 0},
+    "instance": "api-a-4242",
+    "grid": {"url": "http://grid-hub:4444", "ready": True, "nodes_up": 2, "slots_total": 8, "slots_free": 5,
+             "nodes": [{"uri": "http://node-1:5555", "availability": "UP", "slots": 4, "busy": 2},
+                       {"uri": "http://node-2:5555", "availability": "UP", "slots": 4, "busy": 1}]}}, auth=False)
 register("/cleanup_orphaned_processes", "POST", None, "Admin: reap browser processes of this service that "
          "belong to no session.", {"success": True, "message": "Cleaned up 0 orphaned processes",
                                    "killed_count": 0, "active_sessions": 1})

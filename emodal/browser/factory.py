@@ -24,15 +24,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 import psutil
+import requests
 import urllib3
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import SessionNotCreatedException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from emodal.browser.grid import grid_status
 from emodal.browser.ledger import BrowserLedger, BrowserRecord, is_same_process
 from emodal.config import Settings
-from emodal.errors import InternalError, PortalUnavailable, ShuttingDown, exception_summary
+from emodal.errors import CapacityExhausted, InternalError, PortalUnavailable, ShuttingDown, exception_summary
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +157,21 @@ class BrowserHandle:
         if self._on_close is not None:
             self._on_close(self)
         return running
+
+    def detach(self) -> None:
+        """Let go of a remote browser without ending it (another API instance serves it now, or
+        this instance stops while the cluster goes on): the local temporary folder goes, the
+        browser on the Grid stays. Idempotent; a closed handle stays closed."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        shutil.rmtree(self.root_dir, ignore_errors=True)
+
+    @property
+    def remote_id(self) -> str | None:
+        """The Grid's WebDriver session id of a remote browser (None for a local one)."""
+        return self.driver.session_id if self.remote else None
 
     def _quit_quietly(self) -> None:
         try:
@@ -289,13 +306,57 @@ class BrowserFactory:
     def _create_remote(self, root: Path, download_dir: Path) -> BrowserHandle:
         # The Grid node owns its profile and, with managed downloads (se:downloadsEnabled), the
         # download folder: files are fetched through the Grid, no path on the node is assumed.
+        self._check_grid_capacity()
         opts = self.options(download_dir, None)
         opts.enable_downloads = True
         try:
             driver = webdriver.Remote(command_executor=self.settings.selenium_remote_url, options=opts)
+        except SessionNotCreatedException as exc:
+            if "timed out" in str(exc).lower():  # queued for session-request-timeout: the Grid is full
+                raise self._grid_full("no Grid slot freed within the session request timeout") from None
+            raise PortalUnavailable("Selenium Grid refused a new browser", details=exception_summary(exc)) from None
         except WebDriverException as exc:
             raise PortalUnavailable("Selenium Grid unavailable", details=exception_summary(exc)) from None
         return self._configured(BrowserHandle(driver, root, download_dir, None, None), cdp=False)
+
+    def attach(self, remote_id: str) -> BrowserHandle:
+        """A handle on a browser that already runs on the Grid (started by this or another API
+        instance): no new browser, no login. ``PortalUnavailable`` when it is gone (its node died,
+        the Grid ended it) or the Grid does not answer."""
+        url = self.settings.selenium_remote_url
+        if not url:
+            raise InternalError("Cannot attach without SELENIUM_REMOTE_URL")
+        root = Path(tempfile.mkdtemp(prefix=PROFILE_PREFIX))
+        download_dir = root / "downloads"
+        download_dir.mkdir()
+        opts = self.options(download_dir, None)
+        opts.enable_downloads = True
+        try:
+            driver = _AttachedRemote(url, opts, remote_id)
+            handle = BrowserHandle(driver, root, download_dir, None, None)
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        if not handle.alive():
+            handle.detach()
+            raise PortalUnavailable("The session's browser is gone from the Grid", details="remote session ended")
+        return handle
+
+    def _check_grid_capacity(self) -> None:
+        """``CapacityExhausted`` at once when the hub reports no free slot (else a new-session
+        request would wait in its queue). A hub that does not answer is left to the new-session
+        call, which reports it as ``portal_unavailable``."""
+        assert self.settings.selenium_remote_url
+        try:
+            status = grid_status(self.settings.selenium_remote_url)
+        except (requests.RequestException, ValueError):
+            return
+        if status.nodes and status.slots_free <= 0:  # a lone remote ChromeDriver lists no nodes
+            raise self._grid_full(f"{status.slots_total} Grid slots, none free")
+
+    def _grid_full(self, details: str) -> CapacityExhausted:
+        return CapacityExhausted("Selenium Grid has no free browser slot", details=details,
+                                 headers={"Retry-After": str(self.settings.capacity_retry_after)})
 
     def _configured(self, handle: BrowserHandle, *, cdp: bool) -> BrowserHandle:
         """``handle`` with timeouts and downloads set; closed again (nothing left) if that fails."""
@@ -338,6 +399,20 @@ class BrowserFactory:
             except Exception:  # noqa: BLE001
                 pass
             self._unrecord(process.pid)
+
+
+class _AttachedRemote(webdriver.Remote):
+    """A ``webdriver.Remote`` bound to an existing Grid session instead of creating one: the
+    standard constructor with ``start_session`` replaced by adopting ``remote_id``. Capabilities
+    are the ones every browser of this service asks for (managed downloads on)."""
+
+    def __init__(self, url: str, options: webdriver.ChromeOptions, remote_id: str) -> None:
+        self._remote_id = remote_id
+        super().__init__(command_executor=url, options=options)
+
+    def start_session(self, capabilities: dict[str, Any]) -> None:
+        self.session_id = self._remote_id
+        self.caps = {"browserName": "chrome", "se:downloadsEnabled": True}
 
 
 class _RecordedService(Service):

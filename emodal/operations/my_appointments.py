@@ -10,9 +10,10 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
+from emodal.browser.downloads import DownloadWatch
 from emodal.operations.context import FileResult, OperationContext
 from emodal.operations.loading import load_list
-from emodal.portal.my_appointments import AppointmentRows, MyAppointmentsPage
+from emodal.portal.my_appointments import DOWNLOAD_SUFFIXES, AppointmentRows, MyAppointmentsPage
 from emodal.portal.scrolling import ScrollLimits
 
 FILE_PREFIX = "appointments"
@@ -57,8 +58,7 @@ def get_appointments(ctx: OperationContext) -> dict[str, Any] | FileResult:
         selected = page.select_first(to_select)
     ctx.screenshot("rows_selected")
     with ctx.step("export_excel"):
-        download_dir = ctx.session.handle.download_dir
-        downloaded = page.export(download_dir)
+        downloaded = page.export(DownloadWatch(ctx.session.handle, DOWNLOAD_SUFFIXES))
         path = ctx.new_file(FILE_PREFIX, ".xlsx")
         shutil.move(str(downloaded), path)
     ctx.attach(path)

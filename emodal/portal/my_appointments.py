@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -24,6 +25,9 @@ from emodal.portal.navigation import open_page
 from emodal.portal.scrolling import InfiniteScroll, ScrollLimits, ScrollResult
 from emodal.portal.urls import PortalUrls
 from emodal.portal.waits import js_click, wait_for
+
+if TYPE_CHECKING:
+    from emodal.browser.downloads import DownloadWatch
 
 ROW_CHECKBOX = CHECKBOX_INPUT_CSS
 #: Generic row, header-cell and cell elements: the list's markup is unknown (A13 item 7).
@@ -41,6 +45,7 @@ EXCEL_CHAIN: tuple[tuple[str, str], ...] = (
     (By.XPATH, "//mat-icon[@role='img'][.//*[local-name()='svg']]"),
     (By.XPATH, "//*[self::mat-toolbar or contains(@class,'toolbar')]//mat-icon[.//*[local-name()='svg']]"),
 )
+#: What the Excel export downloads (the operation watches the browser's downloads for it).
 DOWNLOAD_SUFFIXES = (".xlsx", ".xls")
 
 # Prepended to the row scripts: the row checkboxes of data rows (a row without a header cell).
@@ -148,25 +153,18 @@ class MyAppointmentsPage:
     def _row_inputs(self) -> list[WebElement]:
         return list(self._driver.execute_script(_ROW_INPUTS_JS))
 
-    def export(self, download_dir: Path) -> Path:
-        """Click the Excel button and return the downloaded workbook (newest .xlsx, complete).
+    def export(self, downloads: DownloadWatch) -> Path:
+        """Click the Excel button and return the downloaded workbook (a new .xlsx, complete), as
+        ``downloads`` (created before this call) sees it: a local file either way.
 
         No file within ELEMENT_TIMEOUT is 502 ``portal_unavailable`` (API_SPEC 4.9).
         """
-        before = {p.name for p in download_dir.glob("*")} if download_dir.is_dir() else set()
         self._driver.execute_script("window.scrollTo(0, 0);")  # reveal the toolbar (A9)
         button = self._excel_button()
         js_click(self._driver, button)
-
-        def _new_file(_: WebDriver) -> Path | None:
-            if not download_dir.is_dir() or any(p.suffix == ".crdownload" for p in download_dir.iterdir()):
-                return None
-            fresh = [p for p in download_dir.iterdir()
-                     if p.name not in before and p.suffix.lower() in DOWNLOAD_SUFFIXES and p.stat().st_size > 0]
-            return max(fresh, key=lambda p: p.stat().st_mtime) if fresh else None
-
         try:
-            return wait_for(self._driver, _new_file, self._element_timeout, "the My Appointments Excel download")
+            return wait_for(self._driver, lambda _: downloads.finished(), self._element_timeout,
+                            "the My Appointments Excel download")
         except PortalTimeout as exc:
             raise PortalUnavailable("No file after the Excel export click", details=exc.message) from None
 

@@ -105,6 +105,17 @@ def solver() -> Response:
     return jsonify({"tasks_created": len(keys), "by_key": by_key})
 
 
+@bp.get("/requests")
+def requests_log() -> Response:
+    """Page and XHR requests in arrival order, after ``?since=<seq>`` (the last 5000 at most)."""
+    since = request.args.get("since", default=0, type=int)
+    state = get_state()
+    with state.lock:
+        entries = [dict(e) for e in state.request_log if e["seq"] > since]
+        last = state.request_seq
+    return jsonify({"requests": entries, "last_seq": last})
+
+
 @bp.post("/sessions/logout")
 def logout() -> Response | tuple[Response, int]:
     username = str(_body().get("username", ""))

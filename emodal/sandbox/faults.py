@@ -59,6 +59,7 @@ def _before_request() -> Response | tuple[Response, int] | None:
     if kind in ("other", "asset"):
         return None
     state = get_state()
+    state.log_request(kind, request.method, request.path)
     if state.geo_block and _geo_blocked(request.path):
         return forbidden_page()
     fault = state.take_fault(("http500", "slow"), _matches(kind, request.path))

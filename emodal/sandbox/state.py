@@ -14,6 +14,7 @@ import random
 import secrets
 import string
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from .clock import SandboxClock
 from .config import SandboxConfig
 
 EXTENSION_KEY = "emodal_sandbox"
+REQUEST_LOG_SIZE = 5000
 _TOKEN_ALPHABET = string.ascii_letters + string.digits + "_-"
 
 
@@ -95,7 +97,16 @@ class SandboxState:
         self.audio_challenges: dict[str, str] = {}
         self.solver_tasks: dict[str, dict[str, Any]] = {}
         self.latency_rng = random.Random(f"{config.seed}:latency")
+        # Page and XHR requests in arrival order (admin GET /requests): tests prove with it that
+        # two operations on one browser did not interleave. Kept across resets, bounded.
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
+        self.request_seq = 0
         self.reset()
+
+    def log_request(self, kind: str, method: str, path: str) -> None:
+        with self.lock:
+            self.request_seq += 1
+            self.request_log.append({"seq": self.request_seq, "kind": kind, "method": method, "path": path})
 
     # ---- lifecycle -------------------------------------------------------------------------
     def reset(self, seed: int | None = None, containers: int | None = None,

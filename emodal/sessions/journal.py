@@ -36,7 +36,7 @@ from emodal.sessions.session import BrowserSession, SessionState
 from emodal.state.crypto import SecretBox
 from emodal.state.errors import StateError, UndecryptableSecret
 from emodal.state.sealed import SEALED, SESSIONS_NAMESPACE
-from emodal.state.store import StateStore
+from emodal.state.store import Record, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -71,23 +71,42 @@ class StoredSession:
     identity_origin: str | None = None
     lost_wizards: dict[str, float] = field(default_factory=dict)
     snapshot: AuthSnapshot = field(default_factory=AuthSnapshot)
+    #: The Grid's WebDriver session id of the session's browser (remote mode), else None.
+    remote_id: str | None = None
 
     def to_session(self, now: float) -> BrowserSession:
         """A registry entry for this record: no browser yet, waiting to be restored."""
         session = BrowserSession(self.session_id, self.tenant, self.credentials, self.lookup_key,
                                  keep_alive=self.keep_alive)
-        session.created_at, session.last_used, session.last_refresh = self.created_at, self.last_used, self.last_refresh
-        session.login_count, session.last_error, session.restored_at = self.login_count, self.last_error, self.restored_at
-        session.identity_origin = self.identity_origin
-        session.lost_wizards = {m: t for m, t in self.lost_wizards.items() if t > now}
-        session.snapshot, session.snapshot_digest = self.snapshot, self.snapshot.digest()
+        session.created_at = self.created_at
+        self.apply_to(session, now)
         session.restore_pending = True
-        attention = ATTENTION_ERRORS.get((self.last_error or {}).get("error_type", ""))
-        if self.state == SessionState.NEEDS_ATTENTION.value and attention is not None:
-            session.state, session.attention_error = SessionState.NEEDS_ATTENTION, attention
-        else:
+        if session.state is not SessionState.NEEDS_ATTENTION:
             session.state = SessionState.RESTORING if self.keep_alive else SessionState.LOGGED_OUT
         return session
+
+    def apply_to(self, session: BrowserSession, now: float) -> None:
+        """Bring ``session`` up to this record (cluster: another API instance wrote it since):
+        kind, times, counts, last error, credentials, portal snapshot, wizard marks, browser id and
+        the resting state (``needs_attention``, ``logged_out``, else ``ready``)."""
+        session.keep_alive = self.keep_alive
+        session.last_used, session.last_refresh = self.last_used, self.last_refresh
+        session.login_count, session.last_error, session.restored_at = self.login_count, self.last_error, self.restored_at
+        session.identity_origin = self.identity_origin
+        session.credentials = self.credentials
+        session.lost_wizards = {m: t for m, t in self.lost_wizards.items() if t > now}
+        digest = self.snapshot.digest()
+        if digest != session.snapshot_digest:
+            session.snapshot, session.snapshot_digest = self.snapshot, digest
+        session.remote_id = self.remote_id
+        attention = ATTENTION_ERRORS.get((self.last_error or {}).get("error_type", ""))
+        session.attention_error = None
+        if self.state == SessionState.NEEDS_ATTENTION.value and attention is not None:
+            session.state, session.attention_error = SessionState.NEEDS_ATTENTION, attention
+        elif self.state == SessionState.LOGGED_OUT.value:
+            session.state = SessionState.LOGGED_OUT
+        else:
+            session.state = SessionState.READY
 
 
 class RestoreDecision(str, enum.Enum):
@@ -135,7 +154,9 @@ def secrets_of(session: BrowserSession) -> dict[str, Any]:
     assert credentials is not None
     return {"session_id": session.session_id, "password": credentials.password,
             "captcha_api_key": credentials.captcha_api_key,
-            "snapshot": (session.snapshot or AuthSnapshot()).to_dict()}
+            "snapshot": (session.snapshot or AuthSnapshot()).to_dict(),
+            # A bearer capability on the Grid (anyone reaching the hub could drive the browser).
+            "remote_id": session.current_remote_id()}
 
 
 def decode(value: dict[str, Any], box: SecretBox) -> StoredSession:
@@ -153,6 +174,7 @@ def decode(value: dict[str, Any], box: SecretBox) -> StoredSession:
         identity_origin=value.get("identity_origin"),
         lost_wizards={str(k): float(v) for k, v in (value.get("lost_wizards") or {}).items()},
         snapshot=AuthSnapshot.from_dict(secret.get("snapshot")),
+        remote_id=secret.get("remote_id"),
     )
 
 
@@ -195,7 +217,7 @@ class SessionJournal:
     def _sealed_token(self, session: BrowserSession) -> str:
         secrets = secrets_of(session)
         digest = hashlib.sha256(repr((secrets["password"], secrets["captcha_api_key"],
-                                      session.snapshot_digest)).encode("utf-8")).hexdigest()
+                                      session.snapshot_digest, secrets["remote_id"])).encode("utf-8")).hexdigest()
         cached = self._sealed.get(session.session_id)
         if cached is None or cached[0] != digest:
             cached = (digest, self._box.seal(secrets))
@@ -212,6 +234,40 @@ class SessionJournal:
             except StateError as exc:
                 log.error("session record not deleted (%s); it is dropped at the next start if it cannot "
                           "be restored", exc)
+
+    def load(self, session_id: str) -> StoredSession | None:
+        """One stored session (another API instance may have written it), or None when there is
+        no such record or its secrets do not open (logged)."""
+        record = self.store.get(NAMESPACE, record_key(session_id))
+        return None if record is None else self.open(record)
+
+    def exists(self, session_id: str) -> bool:
+        return self.store.get(NAMESPACE, record_key(session_id)) is not None
+
+    def find(self, tenant: str, lookup_key: str) -> StoredSession | None:
+        """The stored session of ``tenant`` whose credential lookup key is ``lookup_key`` (matched
+        on the clear metadata: only the match is decrypted), or None."""
+        for record in self.store.scan(NAMESPACE):
+            if record.value.get("tenant") == tenant and record.value.get("lookup_key") == lookup_key:
+                return self.open(record)
+        return None
+
+    def records(self) -> list[Record]:
+        """Every session record as stored (clear metadata readable without decryption)."""
+        return self.store.scan(NAMESPACE)
+
+    def open(self, record: Record) -> StoredSession | None:
+        """A record with its secrets opened; None (logged, the record left alone: it may belong to
+        an instance that has the right key) when it cannot be read."""
+        try:
+            return decode(record.value, self._box)
+        except UndecryptableSecret:
+            log.warning("stored session %s cannot be decrypted with this STATE_ENCRYPTION_KEY (every instance "
+                        "of a cluster needs the same key)", record.value.get("short_id", record.key[:8]))
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("stored session %s unreadable (%s)", record.value.get("short_id", record.key[:8]),
+                        type(exc).__name__)
+        return None
 
     def load_all(self) -> list[StoredSession]:
         """Every stored session whose secrets open; the others are deleted with one warning each."""

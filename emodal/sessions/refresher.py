@@ -7,6 +7,11 @@ expired regular sessions and refreshes the keep-alive sessions that have been qu
 ``SESSION_REFRESH_INTERVAL``. It never waits for a session lock (busy sessions are skipped until
 the next tick) and never refreshes a session with a young open appointment wizard, because
 loading the keep-alive page would navigate away from the wizard the client is in the middle of.
+
+In a cluster every instance runs one; the registry lists every instance's sessions and taking a
+session's lock takes its store lease and re-reads its record, so the check repeated under the
+lock sees a refresh done elsewhere: each session is refreshed once per interval, by whichever
+instance gets there first, and refreshing goes on as long as one instance lives.
 """
 from __future__ import annotations
 
@@ -85,6 +90,10 @@ class Refresher:
             return True  # a lapsed session is re-established as soon as its back-off allows
         if session.state is not SessionState.READY:
             return False  # also needs_attention: its captcha key is known bad, only a request can fix it
+        return self._quiet(session, now)
+
+    def _quiet(self, session: BrowserSession, now: float) -> bool:
+        """Neither refreshed nor used for SESSION_REFRESH_INTERVAL, and no young open wizard."""
         newest_wizard = session.newest_wizard_use()
         if newest_wizard is not None and now - newest_wizard < self.settings.appointment_session_ttl:
             return False
@@ -94,6 +103,10 @@ class Refresher:
     def _refresh(self, session: BrowserSession) -> None:
         try:
             with self.registry.acquire(session, "refresh", None, timeout=0, touch=False):
+                # Asked again under the lock: taking it re-read the record, and in a cluster another
+                # instance may have refreshed or used the session since (one refresh per interval).
+                if session.state is SessionState.BUSY and not self._quiet(session, time.time()):
+                    return
                 recovered = self.registry.refresh(session)
         except (SessionBusy, SessionNotFound, ShuttingDown):
             return  # in use, closed meanwhile or stopping: nothing to do this tick

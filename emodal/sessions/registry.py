@@ -11,7 +11,12 @@ Concurrency design, the reason this module exists as one piece:
 - at most ``MAX_CONCURRENT_LOGINS`` logins (first logins and re-logins) run at once;
 - with a :class:`~emodal.sessions.journal.SessionJournal` every session is also a record in the
   state store (written after logins, refreshes and operations, kept at shutdown, deleted only when
-  the session ends for good), and :meth:`restore_all` brings the sessions of an earlier run back.
+  the session ends for good), and :meth:`restore_all` brings the sessions of an earlier run back;
+- with a :class:`~emodal.sessions.cluster.SessionCluster` (a store shared by several API instances,
+  issue 11) every instance serves every session: a session this instance does not hold is adopted
+  from its record and its Grid browser attached (no new browser, no login); the session lock is
+  backed by a store lease and each hold starts by reading the record again; logins are single
+  flight across instances and ``MAX_SESSIONS`` counts every instance's sessions.
 Callers use it through ``emodal.sessions.protocol.Registry``; each method below states its contract.
 """
 from __future__ import annotations
@@ -42,10 +47,12 @@ from emodal.portal import health
 from emodal.portal.health import PageState
 from emodal.portal.urls import PortalUrls
 from emodal.sessions.credentials import Credentials, credentials_key
-from emodal.sessions.journal import RestoreDecision, SessionJournal, restore_decision
+from emodal.sessions.cluster import SessionCluster
+from emodal.sessions.journal import RestoreDecision, SessionJournal, StoredSession, record_key, restore_decision
 from emodal.sessions.login_flow import LoginFlow
 from emodal.sessions.session import IDLE_STATES, BrowserSession, SessionState
 from emodal.sessions.stats import RegistryStats
+from emodal.state.lease import HeldLease
 from emodal.timefmt import iso_utc
 
 if TYPE_CHECKING:
@@ -63,14 +70,17 @@ class SessionRegistry:
     """All live sessions of this process. Thread-safe; see the module docstring."""
 
     def __init__(self, settings: Settings, browser_factory: BrowserFactory, login_flow: LoginFlow, *,
-                 journal: SessionJournal | None = None,
+                 journal: SessionJournal | None = None, cluster: SessionCluster | None = None,
                  on_attention: Callable[[BrowserSession], None] | None = None) -> None:
+        if cluster is not None and journal is None:
+            raise ValueError("a cluster registry needs the session journal")
         self.settings = settings
         #: Told when a session enters NEEDS_ATTENTION (the app emits ``session.needs_attention``).
         self.on_attention = on_attention
         self.factory = browser_factory
         self.login_flow = login_flow
         self.journal = journal
+        self.cluster = cluster
         # Without SESSION_SECRET and a state store (a registry built by a test) lookups only need
         # to hold within this process.
         self._secret: bytes = settings.session_secret or secrets.token_bytes(32)
@@ -112,8 +122,10 @@ class SessionRegistry:
         key = credentials_key(self._secret, tenant, credentials) if credentials else None
         self.release()
         if session_id:
+            if self.cluster is not None:
+                self.get(tenant, session_id)  # adopts a session another instance created
             with self._lock:
-                session = self.get(tenant, session_id)
+                session = self._get_local(tenant, session_id)
                 usable = session is not None and (key is None or session.lookup_key == key)
                 if usable:
                     self._pin_locked(session)
@@ -124,21 +136,57 @@ class SessionRegistry:
         if credentials is None or key is None:
             # The caller validates its request (a session id or credentials) before resolving.
             raise ValueError("resolve needs a session_id or credentials")
+        login_lease = self._shared_login(tenant, key) if self.cluster is not None else None
+        try:
+            elsewhere = self._logins_elsewhere(tenant)
+            with self._lock:
+                if self._shutting_down:
+                    raise ShuttingDown()
+                existing = self._sessions.get(self._by_key.get((tenant, key), ""))
+                if existing is None:
+                    self._admit_locked(tenant, elsewhere)
+                    session = BrowserSession(new_session_id(), tenant, credentials, key, keep_alive=keep_alive)
+                    session.lock.acquire()  # held by the first login; released in _first_login
+                    self._sessions[session.session_id] = session
+                    self._by_key[(tenant, key)] = session.session_id
+                self._pin_locked(existing or session)
+            if existing is not None:
+                return self._reuse(existing, credentials, promote), False
+            reservation = self.cluster.reserve_login(tenant, key, self.settings.login_timeout + 60) \
+                if self.cluster is not None else None
+            try:
+                self._first_login(session)
+            finally:
+                if reservation is not None:
+                    self.cluster.end_login(reservation)  # type: ignore[union-attr]
+            return session, True
+        finally:
+            if login_lease is not None:
+                login_lease.release()
+
+    def _shared_login(self, tenant: str, key: str) -> HeldLease | None:
+        """Cluster single flight: make sure the session of these credentials, if any instance has
+        it, is in this registry; else hold the login lease (returned) so that only this instance
+        logs in. Waits for a login running on another instance (``SessionBusy`` if it never ends)."""
+        assert self.cluster is not None and self.journal is not None
         with self._lock:
+            known = self._sessions.get(self._by_key.get((tenant, key), ""))
+        if known is not None and (not known.login_done.is_set() or self.journal.exists(known.session_id)):
+            return None
+        if known is not None:
+            self._let_go(known, "closed on another instance")
+        journal = self.journal
+        found = self.cluster.await_login(
+            tenant, key, lambda: journal.find(tenant, key),
+            self.settings.login_timeout + self.settings.session_lock_timeout, lambda: self._shutting_down)
+        if found is None:
             if self._shutting_down:
                 raise ShuttingDown()
-            existing = self._sessions.get(self._by_key.get((tenant, key), ""))
-            if existing is None:
-                self._admit_locked(tenant)
-                session = BrowserSession(new_session_id(), tenant, credentials, key, keep_alive=keep_alive)
-                session.lock.acquire()  # held by the first login; released in _first_login
-                self._sessions[session.session_id] = session
-                self._by_key[(tenant, key)] = session.session_id
-            self._pin_locked(existing or session)
-        if existing is not None:
-            return self._reuse(existing, credentials, promote), False
-        self._first_login(session)
-        return session, True
+            raise SessionBusy("Session is still logging in", details="login in progress on another instance")
+        if isinstance(found, HeldLease):
+            return found
+        self._adopt(found)
+        return None
 
     def release(self, session: BrowserSession | None = None) -> None:
         """Drop the calling thread's pin (only if it is on ``session``, when given).
@@ -168,6 +216,8 @@ class SessionRegistry:
             self.release(session)
             raise
         self._matched(session, credentials, promote)
+        if self.cluster is not None:
+            session.pending_match = (credentials, promote)  # applied again over the record at acquire
         return session
 
     def _matched(self, session: BrowserSession, credentials: Credentials | None, promote: bool) -> None:
@@ -224,7 +274,7 @@ class SessionRegistry:
             raise
         for victim in victims:
             self._dispose(victim, "evicted")
-            victim.lock.release()
+            self._unhold(victim)
         session.handle = handle
         session.identity_origin = handle.identity_origin
         session.login_count = 1
@@ -249,7 +299,7 @@ class SessionRegistry:
                     victim = self._lock_victim_locked(tenant, exclude=victims)
                     if victim is None:
                         for taken in victims:
-                            taken.lock.release()
+                            self._unhold(taken)
                         raise self._capacity_error(tenant)
                     victims.append(victim)
             for victim in victims:
@@ -281,15 +331,23 @@ class SessionRegistry:
         return result
 
     # --- capacity (API_SPEC 3.8) --------------------------------------------------------------------
-    def _admit_locked(self, tenant: str) -> None:
+    def _logins_elsewhere(self, tenant: str) -> dict[str | None, int]:
+        """Cluster: logins running on other instances (they count like ours); {} alone."""
+        if self.cluster is None:
+            return {}
+        self._sync_all()
+        return {tenant: self.cluster.logins_elsewhere(tenant), None: self.cluster.logins_elsewhere()}
+
+    def _admit_locked(self, tenant: str, elsewhere: dict[str | None, int] | None = None) -> None:
         """With the registry lock held: may one more login start for ``tenant``?
 
         Sessions and logins in progress both count. Over a limit, the login may start only when
         enough sessions it could displace are idle now (it displaces them once it has succeeded);
         over ``MAX_SESSIONS_PER_TENANT`` only the tenant's own sessions may be displaced, so one
-        key can never take every slot. Else ``CapacityExhausted`` with ``Retry-After``."""
+        key can never take every slot. Else ``CapacityExhausted`` with ``Retry-After``. In a cluster
+        the registry mirrors every instance's sessions and ``elsewhere`` adds their logins."""
         for scope, limit in ((tenant, self.settings.max_sessions_per_tenant), (None, self.settings.max_sessions)):
-            needed = self._count_locked(scope) + 1 - limit
+            needed = self._count_locked(scope) + (elsewhere or {}).get(scope, 0) + 1 - limit
             if needed > sum(1 for s in self._scope_locked(scope) if self._idle(s)):
                 raise self._capacity_error(scope)
 
@@ -316,8 +374,11 @@ class SessionRegistry:
         """The least recently used idle session of the scope, its lock taken; None if there is none."""
         for candidate in sorted((s for s in self._scope_locked(tenant) if s not in exclude and self._idle(s)),
                                 key=lambda s: s.last_used):
-            if candidate.lock.acquire(blocking=False):
-                return candidate
+            try:
+                if self._hold(candidate, "evict", 0):
+                    return candidate
+            except SessionNotFound:
+                continue  # closed by another instance meanwhile
         return None
 
     # --- per-session lock (API_SPEC 3.7) ------------------------------------------------------------
@@ -330,7 +391,7 @@ class SessionRegistry:
         no new operation starts: a request that was waiting for the lock gets ``ShuttingDown``."""
         wait = self.settings.session_lock_timeout if timeout is None else timeout
         try:
-            got = session.lock.acquire(blocking=wait > 0, timeout=wait if wait > 0 else -1)
+            got = self._hold(session, route, wait)
         finally:
             self.release(session)
         if not got:
@@ -338,12 +399,17 @@ class SessionRegistry:
                 raise ShuttingDown()
             op = session.current_operation
             running = f"running {op['route']} since {iso_utc(op['started_at'])}" if op else "in use"
+            if op is None and self.cluster is not None:
+                running = "in use on another API instance"
             raise SessionBusy(details=f"Session is busy: {running}")
         try:
             if self._shutting_down:
                 raise ShuttingDown()
             if self._sessions.get(session.session_id) is not session or session.state is SessionState.CLOSING:
                 raise SessionNotFound()
+            pending, session.pending_match = session.pending_match, None
+            if pending is not None:
+                self._matched(session, *pending)  # this request's captcha key and kind, over the record
             previous = session.state
             session.state = SessionState.BUSY if previous is SessionState.READY else previous
             session.begin_operation(route, request_id)
@@ -364,7 +430,36 @@ class SessionRegistry:
                 # After a refresh or a successful operation the portal may have renewed its cookies.
                 self._persist(session, snapshot=error is None)
         finally:
-            session.lock.release()
+            self._unhold(session)
+
+    def _hold(self, session: BrowserSession, purpose: str, timeout: float) -> bool:
+        """Exclusive use of ``session`` within ``timeout`` (0: one try): its lock, and in a cluster
+        its store lease too (renewed until :meth:`_unhold`), after which the record is read again
+        (another instance may have used the session). ``SessionNotFound`` (nothing held) when the
+        record is gone: the session was closed on another instance."""
+        if not session.lock.acquire(blocking=timeout > 0, timeout=timeout if timeout > 0 else -1):
+            return False
+        if self.cluster is None:
+            return True
+        started = time.monotonic()
+        try:
+            session.lease = self.cluster.hold_session(
+                record_key(session.session_id), purpose, max(0.0, timeout - (time.monotonic() - started)),
+                lambda: self._shutting_down)
+            if session.lease is None:
+                session.lock.release()
+                return False
+            self._sync(session)
+        except BaseException:
+            self._unhold(session)
+            raise
+        return True
+
+    def _unhold(self, session: BrowserSession) -> None:
+        lease, session.lease = session.lease, None
+        if lease is not None:
+            lease.release()
+        session.lock.release()
 
     # --- health and recovery (API_SPEC 3.5, 3.6); callers hold the session lock ------------------
     def ensure_healthy(self, session: BrowserSession) -> bool:
@@ -382,8 +477,13 @@ class SessionRegistry:
         if session.state is SessionState.NEEDS_ATTENTION and session.attention_error is not None:
             raise session.attention_error(details="the session needs a new captcha_api_key")
         if session.restore_pending:
-            self._restore(session)  # answered as session_restored, not as a recovery
-            return False
+            # A restart's restore is answered as session_restored; in a cluster attaching is no
+            # event at all, and a browser rebuilt after its node died is a recovery.
+            if self._restore(session) != "attached":
+                return self.cluster is not None
+        elif session.state is not SessionState.LOGGED_OUT and self._rebuildable(session):
+            self._restore(session)  # the Grid node died: the stored portal login into a new browser
+            return True
         if session.state is SessionState.LOGGED_OUT or not self._browser_alive(session):
             self.relogin(session)
             return True
@@ -477,6 +577,10 @@ class SessionRegistry:
         log.info("%s re-established (login %d)", session.short_id, session.login_count)
         self._persist(session, snapshot=True)
 
+    def _rebuildable(self, session: BrowserSession) -> bool:
+        """Cluster: the session's Grid browser is gone and its snapshot can rebuild it (no login)."""
+        return self.cluster is not None and session.snapshot is not None and not self._browser_alive(session)
+
     def _browser_alive(self, session: BrowserSession) -> bool:
         return session.handle is not None and session.handle.alive()
 
@@ -514,6 +618,10 @@ class SessionRegistry:
         ones that expired while the service was down are deleted. Returns how many came back."""
         if self.journal is None:
             return 0
+        if self.cluster is not None:
+            # Other instances may be serving these sessions right now: nothing is restored here,
+            # each is attached (or rebuilt) by whichever instance uses or refreshes it first.
+            return len(self.list())
         now = time.time()
         stored = sorted(self.journal.load_all(), key=lambda s: s.last_used, reverse=True)
         background: list[BrowserSession] = []
@@ -564,12 +672,18 @@ class SessionRegistry:
         finally:
             session.login_done.set()
 
-    def _restore(self, session: BrowserSession) -> None:
+    def _restore(self, session: BrowserSession) -> str:
         """Bring a session of an earlier run back (lock held): a new browser, the stored portal
         cookies and storage put back, the keep-alive page, the logged-in check. Logged in: ready,
         no login at all. The portal refused the cookies (login page, 401 text): a re-login with
         the stored credentials under the same id. Anything else fails (logged, ``last_error``):
-        the session stays ``logged_out`` and the next request or refresh tries again."""
+        the session stays ``logged_out`` and the next request or refresh tries again.
+
+        Remote mode, when this instance has no driver object for the session: first attach to its
+        browser still running on the Grid (``attached``: nothing else to do). Returns the outcome:
+        ``attached``, ``cookies`` or ``relogin``."""
+        if session.handle is None and self._attach(session):
+            return "attached"
         session.state = SessionState.RESTORING
         outcome = "failed"
         try:
@@ -596,11 +710,32 @@ class SessionRegistry:
             raise
         finally:
             self.stats_book.count(f"restores:{outcome}")
-        session.mark_restored(time.time())
-        session.last_refresh = session.restored_at
+        if self.cluster is None:
+            session.mark_restored(time.time())
+        session.last_refresh = time.time()
         session.state = SessionState.BUSY if session.current_operation else SessionState.READY
-        log.info("%s restored (%s)", session.short_id, "portal cookies" if outcome == "cookies" else "re-login")
+        log.info("%s %s (%s)", session.short_id, "rebuilt" if self.cluster is not None else "restored",
+                 "portal cookies" if outcome == "cookies" else "re-login")
         self._persist(session, snapshot=True)
+        return outcome
+
+    def _attach(self, session: BrowserSession) -> bool:
+        """Remote mode: take a driver object on the session's running Grid browser (lock held).
+        False when there is none to attach to (local mode, no browser id, the browser is gone)."""
+        if not self.settings.selenium_remote_url or not session.remote_id:
+            return False
+        try:
+            session.handle = self.factory.attach(session.remote_id)
+        except PortalUnavailable:
+            log.info("%s: its browser is gone from the Grid; rebuilding it", session.short_id)
+            return False
+        session.handle.identity_origin = session.identity_origin
+        session.restore_pending = False
+        if self.cluster is None:
+            session.mark_restored(time.time())  # one process with a Grid: its browser outlived a restart
+        self.stats_book.count("attaches")
+        log.info("%s attached to its browser on the Grid", session.short_id)
+        return True
 
     def _put_back(self, session: BrowserSession) -> PageState:
         """Snapshot into the browser, then the keep-alive page: is the portal login still good?"""
@@ -613,9 +748,88 @@ class SessionRegistry:
         except BROWSER_ERRORS as exc:
             raise PortalUnavailable("Browser failed while restoring the session", details=type(exc).__name__) from None
 
+    # --- cluster (issue 11): the records are the truth, this registry a cache of them -------------
+    def _adopt(self, stored: StoredSession) -> BrowserSession:
+        """Register a session another instance created (no browser here yet: its Grid browser is
+        attached on first use); the registered one if another thread was first."""
+        now = time.time()
+        session = stored.to_session(now)
+        stored.apply_to(session, now)  # its state as the cluster sees it, not "restoring"
+        session.lookup_key = credentials_key(self._secret, session.tenant, stored.credentials)
+        session.login_done.set()
+        with self._lock:
+            current = self._sessions.get(session.session_id)
+            if current is not None:
+                return current
+            self._sessions[session.session_id] = session
+            self._by_key[(session.tenant, session.lookup_key)] = session.session_id
+        return session
+
+    def _sync(self, session: BrowserSession) -> None:
+        """Held session: read its record again (another instance may have used, re-logged in,
+        rebuilt or closed it). A browser id that changed means this driver object is stale: it is
+        dropped (never quit) and the current browser attached on the way (``restore_pending``)."""
+        assert self.journal is not None
+        stored = self.journal.load(session.session_id)
+        if stored is None:
+            if not session.login_done.is_set():
+                return  # our own first login: no record yet
+            self._let_go(session, "closed on another instance")
+            raise SessionNotFound()
+        mine = session.current_remote_id()
+        stored.apply_to(session, time.time())
+        if session.handle is not None and stored.remote_id != mine:
+            session.handle.detach()
+            session.handle = None
+        if session.handle is None:
+            session.restore_pending = True
+
+    def _sync_all(self) -> None:
+        """Mirror the store: adopt sessions created elsewhere, let go of sessions closed elsewhere,
+        refresh the clear figures (state, times, kind) of idle ones for listings and the refresher."""
+        assert self.journal is not None
+        records = {r.key: r for r in self.journal.records()}
+        with self._lock:
+            known = {record_key(s.session_id): s for s in self._sessions.values()}
+        for key, session in known.items():
+            record = records.get(key)
+            if record is None and session.login_done.is_set() and not session.busy and not session.pins:
+                self._let_go(session, "closed on another instance")
+            elif record is not None and not session.busy:
+                value = record.value
+                session.last_used = float(value.get("last_used") or session.last_used)
+                session.last_refresh = value.get("last_refresh")
+                session.keep_alive = value.get("kind") == "keep_alive"
+        for key in records.keys() - known.keys():
+            stored = self.journal.open(records[key])
+            if stored is not None:
+                self._adopt(stored)
+
+    def _let_go(self, session: BrowserSession, reason: str) -> None:
+        """Forget a session here without touching its browser or record (both are another
+        instance's business now)."""
+        with self._lock:
+            self._remove_locked(session)
+        session.state = SessionState.CLOSING
+        handle, session.handle = session.handle, None
+        if handle is not None:
+            handle.detach()
+        session.wipe_secrets()
+        log.info("%s %s", session.short_id, reason)
+
     # --- look-up ------------------------------------------------------------------------------------
     def get(self, tenant: str | None, session_id: str) -> BrowserSession | None:
-        """The session if it exists and belongs to ``tenant`` (``None`` = any tenant, admin)."""
+        """The session if it exists and belongs to ``tenant`` (``None`` = any tenant, admin); in a
+        cluster also one that only another instance has used so far (adopted from its record)."""
+        session = self._get_local(None, session_id)
+        if session is None and self.cluster is not None:
+            stored = self.journal.load(session_id)  # type: ignore[union-attr]
+            session = self._adopt(stored) if stored is not None else None
+        if session is None or (tenant is not None and session.tenant != tenant):
+            return None
+        return session
+
+    def _get_local(self, tenant: str | None, session_id: str) -> BrowserSession | None:
         with self._lock:
             session = self._sessions.get(session_id)
         if session is None or (tenant is not None and session.tenant != tenant):
@@ -623,6 +837,9 @@ class SessionRegistry:
         return session
 
     def list(self, tenant: str | None = None) -> list[BrowserSession]:
+        """The tenant's sessions (``None``: all), oldest first; in a cluster every instance's."""
+        if self.cluster is not None:
+            self._sync_all()
         with self._lock:
             sessions = list(self._sessions.values())
         return sorted((s for s in sessions if tenant is None or s.tenant == tenant), key=lambda s: s.created_at)
@@ -632,7 +849,7 @@ class SessionRegistry:
         session = self.get(tenant, session_id)
         if session is None:
             raise SessionNotFound("Session not found")
-        if not session.lock.acquire(timeout=self.settings.session_lock_timeout):
+        if not self._hold(session, "close", self.settings.session_lock_timeout):
             op = session.current_operation
             raise SessionBusy(details=f"Session is busy: running {op['route']}" if op else "Session is busy")
         try:
@@ -642,15 +859,20 @@ class SessionRegistry:
                 self._remove_locked(session)
             self._dispose(session, "closed")
         finally:
-            session.lock.release()
+            self._unhold(session)
 
     def expire_idle(self) -> int:
         """Close regular sessions unused for SESSION_TIMEOUT (busy or pinned ones wait for the next tick)."""
         closed = 0
         timeout = self.settings.session_timeout
         for session in self.list():
-            if session.keep_alive or not session.is_expired(timeout) or not session.lock.acquire(blocking=False):
+            if session.keep_alive or not session.is_expired(timeout):
                 continue
+            try:
+                if not self._hold(session, "expire", 0):
+                    continue
+            except SessionNotFound:
+                continue  # closed on another instance meanwhile
             try:
                 with self._lock:
                     if (self._sessions.get(session.session_id) is not session or not session.is_expired(timeout)
@@ -661,7 +883,7 @@ class SessionRegistry:
                 self._dispose(session, "expired")
                 closed += 1
             finally:
-                session.lock.release()
+                self._unhold(session)
         return closed
 
     def close_all(self, grace: float | None = None) -> int:
@@ -682,7 +904,10 @@ class SessionRegistry:
                 self.login_flow.cancel.set()  # a login still waiting on the solver stops now
             try:
                 # The record stays (the next start restores the session): a last snapshot first.
-                self._persist(session, snapshot=got)
+                # In a cluster the record is current after every operation and other instances
+                # may be using the session: nothing is written, the browser is left running.
+                if self.cluster is None:
+                    self._persist(session, snapshot=got)
                 with self._lock:
                     self._remove_locked(session)
                 self._dispose(session, "stopped (kept for the next start)",
@@ -737,6 +962,11 @@ class SessionRegistry:
         if forget and self.journal is not None:
             self.journal.delete(session.session_id)
         handle, session.handle = session.handle, None
+        if handle is None and forget and self._attach(session):
+            handle, session.handle = session.handle, None  # a Grid browser only other instances drove
+        if handle is not None and not forget and self.cluster is not None:
+            handle.detach()  # the cluster goes on: another instance serves the session from its browser
+            handle = None
         killed = handle.close(quit_timeout=quit_timeout) if handle is not None else 0
         session.wipe_secrets()
         log.info("%s %s", session.short_id, reason)

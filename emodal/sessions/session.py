@@ -109,6 +109,15 @@ class BrowserSession:
         #: epoch they would have expired: their ids answer ``appointment_session_expired``.
         self.lost_wizards: dict[str, float] = {}
         self._restored_unreported = False
+        # --- cluster (issue 11; the registry owns these) ---
+        #: The Grid's WebDriver session id last known for this session's browser (remote mode):
+        #: an instance without a driver object attaches to it.
+        self.remote_id: str | None = None
+        #: The store lease held with :attr:`lock` while this instance drives the browser (cluster).
+        self.lease: Any = None
+        #: ``(credentials, promote)`` of the request that resolved the session, applied again over
+        #: the record once the lock is held (a newer captcha key must not be lost to the re-read).
+        self.pending_match: tuple[Any, bool] | None = None
 
     def __repr__(self) -> str:
         return f"BrowserSession({self.short_id}, user={self.username!r}, state={self.state.value})"
@@ -125,6 +134,13 @@ class BrowserSession:
         if self.handle is None:
             raise RuntimeError(f"{self.short_id} has no browser")
         return self.handle.driver
+
+    def current_remote_id(self) -> str | None:
+        """The Grid session id of the browser in use, else the last one known (None when local)."""
+        handle = self.handle
+        if handle is not None and not handle.closed and handle.remote:
+            self.remote_id = handle.remote_id
+        return self.remote_id
 
     @property
     def busy(self) -> bool:

@@ -120,7 +120,7 @@ def portal_sessions(sandbox: Any, username: str) -> set[str]:
 
 def restores(service: Service) -> dict[str, float]:
     text = service.get("/metrics").text
-    return {line.split('"')[1]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+    return {line.split('result="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
             if line.startswith("emodal_restores_total{")}
 
 

@@ -60,7 +60,7 @@ def database_bytes(app):
 
 def appointments_counted(app):
     text = app.extensions["emodal_metrics"].render().decode()
-    return {m[0]: float(m[1]) for m in re.findall(r'emodal_appointments_total\{result="(\w+)"\} ([\d.]+)', text)}
+    return {m[0]: float(m[1]) for m in re.findall(r'emodal_appointments_total\{[^}]*result="(\w+)"[^}]*\} ([\d.]+)', text)}
 
 
 @pytest.mark.parametrize("after", [OSError(28, "No space left on device"), RuntimeError("no browser")],

@@ -22,6 +22,7 @@ ASMITH = Credentials("asmith", "pw2", "key")
 class FakeHandle:
     pgid = None
     identity_origin = None
+    remote = False  # a local browser: no Grid session id
 
     def __init__(self) -> None:
         self.driver = type("Driver", (), {"current_url": "https://account.emodal.com/Home/Welcome?x=1"})()
