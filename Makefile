@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: deps browser demo test serve sandbox bench clean
+.PHONY: deps browser demo test serve sandbox bench bench-curve clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ sandbox: deps
 
 bench: deps
 	$(PY) bench/run.py
+
+bench-curve: deps
+	$(PY) bench/curve.py
 
 clean:
 	rm -rf $(VENV) downloads .pytest_cache

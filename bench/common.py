@@ -220,6 +220,11 @@ class Floors:
         transition = self.knobs["step_transition_ms"] / 1000
         return self._boot("termops") + 2 * (self.xhr + transition)
 
+    def appointments_export(self) -> float:
+        """My Appointments: truckerportal boot, first rows XHR, then the portal's own Excel export
+        (its ``excel_ms`` preparation and the export XHR)."""
+        return self._boot("truckerportal") + 2 * self.xhr + self.knobs["excel_ms"]["truckerportal"] / 1000
+
     def make_resumed(self) -> float:
         """Submit at step 3: the submit XHR and the transition to the confirmation."""
         return self.xhr + self.knobs["step_transition_ms"] / 1000

@@ -84,7 +84,7 @@ def route_calls(sid: str, floors: Floors, rows: dict[str, int], total: int
         ("check_appointments (import)", "/check_appointments", wizard_request(sid), floors.check_appointments()),
         ("get_appointments first page", "/get_appointments",
          {"session_id": sid, "infinite_scrolling": False, "format": "json"},
-         floors.knobs["page_boot_ms"]["truckerportal"] / 1000 + floors.xhr),
+         floors.appointments_export()),
     ]
 
 
