@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from emodal.capacity import default_max_sessions
+
 #: Minimum length of an API key (API_SPEC 2): shorter keys are guessable.
 MIN_API_KEY_LENGTH = 32
 
@@ -48,7 +50,8 @@ class Settings:
     emodal_api_keys: tuple[str, ...] = ()
     emodal_admin_keys: tuple[str, ...] = ()
     session_secret: bytes = field(default_factory=_secret_factory, repr=False)
-    max_sessions: int = 10
+    #: Derived from the machine's memory (emodal.capacity); MAX_SESSIONS overrides it.
+    max_sessions: int = field(default_factory=default_max_sessions)
     #: ``None`` means ``max_sessions`` (resolved in ``__post_init__``): one API key may use every slot.
     max_sessions_per_tenant: int | None = None
     max_concurrent_logins: int = 2
