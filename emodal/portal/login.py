@@ -173,13 +173,9 @@ class LoginPage:
         state = health.classify_snapshot(snap, self.urls)
         if state is PageState.LOGIN_PAGE and (snap.ready_state != "complete" or not navigated):
             return None  # the POST has not navigated yet (same page) or the new page is loading
-        if state is PageState.LOADING and navigated and self._on_loaded_app_page(snap):
+        if state is PageState.LOADING and navigated and health.is_served_app_page(snap, self.urls):
             return PageState.LOGGED_IN  # past signin-oidc on a portal app whose shell still boots
         return state if state in health.SETTLED else None
-
-    def _on_loaded_app_page(self, snap: health.PageSnapshot) -> bool:
-        """A configured portal app's document, fully loaded (only its client-side boot pending)."""
-        return snap.ready_state == "complete" and self.urls.app_of(snap.url) is not None
 
     def _raise_login_error(self) -> None:
         messages = [el.text.strip() for el in self.driver.find_elements(By.CSS_SELECTOR, ERROR_SUMMARY_CSS)
