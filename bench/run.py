@@ -10,11 +10,13 @@ service in their own processes, exactly as a user would, then measures over HTTP
 * memory per idle keep-alive session: PSS summed over every ChromeDriver/Chromium process of the
   service (shared pages counted once), divided by the sessions;
 * wall time of each business route on a warm session, with its floor (see ``common.Floors``).
+  Every XHR takes the profile's mean latency (``--jitter`` keeps the seeded jitter), so the
+  floor is exact and a ratio measures the automation, not the draw.
 
 It prints figures and ratios; it asserts nothing (tests never time anything). Usage::
 
     .venv/bin/python bench/run.py [--profile realistic|fast] [--solve-delay 2] [--sessions 10]
-                                  [--reuse 20] [--skip-routes]
+                                  [--reuse 20] [--skip-routes] [--jitter]
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import requests
 
 from common import (B4_ACCOUNTS, Floors, Processes, browser_pss_mb, credentials, generated_accounts, login,
                     median, percentile, post)
+from emodal.sandbox.config import SandboxConfig  # noqa: E402 - common puts the project on sys.path
 
 #: Issue 13 targets: an idle session's PSS, and the largest ratio to the floor.
 MEMORY_TARGET_MB = 150
@@ -108,6 +111,9 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=10, help="sessions for the memory figure (>= 2)")
     parser.add_argument("--reuse", type=int, default=20, help="reuse calls to time")
     parser.add_argument("--skip-routes", action="store_true", help="only login/reuse/memory")
+    parser.add_argument("--jitter", action="store_true",
+                        help="keep the profile's seeded XHR jitter (default: every XHR at the mean latency, "
+                             "so the floor is exact and a ratio is not luck of the draw)")
     args = parser.parse_args()
     sessions = max(2, args.sessions)
     accounts = B4_ACCOUNTS + generated_accounts(sessions - 2)
@@ -115,8 +121,10 @@ def main() -> int:
     print(f"Benchmark: sandbox '{args.profile}' profile, solve delay {args.solve_delay:g} s, "
           f"{sessions} sessions", flush=True)
     with Processes() as procs:
-        sandbox = procs.sandbox(args.profile, accounts=sessions - 2,
-                                sets=[f"captcha_solve_delay_s={args.solve_delay:g}"])
+        sets = [f"captcha_solve_delay_s={args.solve_delay:g}"]
+        if not args.jitter:
+            sets.append(f"xhr_latency_ms={fixed_xhr_latency(args.profile)}")
+        sandbox = procs.sandbox(args.profile, accounts=sessions - 2, sets=sets)
         service, base = procs.service(sandbox, {"MAX_SESSIONS": str(sessions + 2)})
         floors = Floors.of(sandbox)
         report = Report()
@@ -148,6 +156,13 @@ def main() -> int:
         print(flush=True)
         report.print()
     return 0
+
+
+def fixed_xhr_latency(profile: str) -> str:
+    """``low-high`` knob value pinning every XHR to the profile's mean latency."""
+    low, high = SandboxConfig(profile=profile).knob("xhr_latency_ms")
+    mean = round((low + high) / 2)
+    return f"{mean}-{mean}"
 
 
 def book_first_offered_slot(base: str, sid: str) -> float | None:
