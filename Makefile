@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: deps browser cluster-deps cluster demo test serve sandbox bench bench-cluster clean
+.PHONY: deps browser cluster-deps cluster demo test serve sandbox bench bench-cluster bench-curve clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench: deps
 
 bench-cluster: deps cluster-deps
 	$(PY) bench/cluster.py
+
+bench-curve: deps
+	$(PY) bench/curve.py
 
 clean:
 	rm -rf $(VENV) downloads .pytest_cache .cluster

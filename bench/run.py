@@ -1,80 +1,61 @@
-"""Benchmark: what a persistent session saves, and what each route costs on a warm session.
+"""Benchmark: the issue-13 targets side by side with the portal's floor and the ratio.
 
-Starts the service exactly as a user would (``emodal_business_api.py --sandbox``) with the sandbox
-portal in the chosen timing profile, then measures over HTTP:
+Starts the sandbox portal (``realistic`` profile, solve delay 2 s, generated accounts) and the
+service in their own processes, exactly as a user would, then measures over HTTP:
 
-* fresh login (``POST /get_session`` creating a session: browser start + captcha solve + login chain);
-* reuse (``POST /get_session`` with the same credentials, repeated) and the ratio between the two;
-* memory per idle session (PSS of the service's Chromium/ChromeDriver processes, divided by sessions);
-* wall time of each business route on the warm session.
+* fresh login (``POST /get_session`` creating a session): the first after start (nothing learned:
+  the solver is polled at 2captcha's own 5 s pace and the solve waits for the login page), then
+  the median of further fresh logins (learned solve time, solve started beside the browser);
+* reuse (``POST /get_session`` with the same credentials, repeated);
+* memory per idle keep-alive session: PSS summed over every ChromeDriver/Chromium process of the
+  service (shared pages counted once), divided by the sessions;
+* wall time of each business route on a warm session, with its floor (see ``common.Floors``).
+  Every XHR takes the profile's mean latency (``--jitter`` keeps the seeded jitter), so the
+  floor is exact and a ratio measures the automation, not the draw.
 
 It prints figures and ratios; it asserts nothing (tests never time anything). Usage::
 
-    .venv/bin/python bench/run.py [--profile realistic|fast] [--reuse 20] [--sessions 2] [--skip-routes]
+    .venv/bin/python bench/run.py [--profile realistic|fast] [--solve-delay 2] [--sessions 10]
+                                  [--reuse 20] [--skip-routes] [--jitter]
 """
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
-import psutil
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-ACCOUNTS = [("jdoe", "sandbox-pass"), ("asmith", "sandbox-pass-2")]
-CAPTCHA_KEY = "sandbox-key"
-TIMEOUT = 600
+from common import (B4_ACCOUNTS, Floors, Processes, browser_pss_mb, credentials, generated_accounts, login,
+                    median, percentile, post)
+from emodal.sandbox.config import SandboxConfig  # noqa: E402 - common puts the project on sys.path
+
+#: Issue 13 targets: an idle session's PSS, and the largest ratio to the floor.
+MEMORY_TARGET_MB = 150
+LOGIN_TARGET_OVER_SOLVE = 2.0
+WARM_TARGET_RATIO = 1.10
 
 
-def start_service(profile: str) -> tuple[subprocess.Popen[str], str]:
-    """Run the service with an in-process sandbox on free ports; return the process and its base URL."""
-    env = dict(os.environ, LOG_LEVEL="WARNING", DOWNLOADS_DIR=str(ROOT / "downloads" / "bench"))
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "emodal_business_api.py"), "--sandbox", "--sandbox-profile", profile,
-         "--port", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("EMODAL API READY "):
-            return proc, line.split()[-1].strip()
-    raise SystemExit("service did not start")
+class Report:
+    """Rows of the targets table: what, measured, floor, ratio, target."""
 
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str, str]] = []
 
-def stop_service(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=90)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    def add(self, label: str, seconds: float, floor: float | None, target: str = "") -> None:
+        ratio = f"{seconds / floor:5.2f} x" if floor else "-"
+        self.rows.append((label, f"{seconds:7.2f} s", f"{floor:6.2f} s" if floor else "-", ratio, target))
 
+    def add_value(self, label: str, measured: str, target: str) -> None:
+        self.rows.append((label, measured, "-", "-", target))
 
-def browser_pss_mb(pid: int) -> float:
-    """Proportional set size of the browser processes under ``pid``: shared pages counted once."""
-    total = 0
-    for child in psutil.Process(pid).children(recursive=True):
-        try:
-            if "chrom" in child.name():
-                total += child.memory_full_info().pss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return total / (1024 * 1024)
-
-
-def post(base: str, route: str, body: dict[str, Any]) -> tuple[float, requests.Response]:
-    started = time.perf_counter()
-    response = requests.post(base + route, json=body, timeout=TIMEOUT)
-    return time.perf_counter() - started, response
-
-
-def credentials(account: tuple[str, str]) -> dict[str, str]:
-    return {"username": account[0], "password": account[1], "captcha_api_key": CAPTCHA_KEY}
+    def print(self) -> None:
+        header = ("target", "measured", "floor", "ratio", "goal")
+        widths = [max(len(row[i]) for row in [header, *self.rows]) for i in range(5)]
+        for row in [header, tuple("-" * w for w in widths), *self.rows]:
+            print("  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
+                            for i, cell in enumerate(row)), flush=True)
 
 
 def wizard_request(sid: str) -> dict[str, Any]:
@@ -83,38 +64,40 @@ def wizard_request(sid: str) -> dict[str, Any]:
             "move_type": "PICK FULL", "container_id": "TGBU2000026", "truck_plate": "9E51234"}
 
 
-def route_calls(sid: str) -> list[tuple[str, str, dict[str, Any]]]:
-    """The business routes of a typical dispatcher's day, on the warm jdoe session."""
+def route_calls(sid: str, floors: Floors, rows: dict[str, int], total: int
+                ) -> list[tuple[str, str, dict[str, Any], float | None]]:
+    """The business routes of a typical dispatcher's day on the warm jdoe session, with floors."""
+    per_extra_expand = floors.xhr + floors.knobs["expand_animation_ms"] / 1000
+    bulk = ["MSCU1000017", "TGBU2000026", "TRHU4000040"]
     return [
         ("get_containers first page", "/get_containers",
-         {"session_id": sid, "infinite_scrolling": False, "return_url": True}),
+         {"session_id": sid, "infinite_scrolling": False, "return_url": True},
+         floors.containers(floors.knobs["first_batch"])),
         ("get_containers target_count=100", "/get_containers",
-         {"session_id": sid, "target_count": 100, "return_url": True}),
-        ("get_containers all rows", "/get_containers", {"session_id": sid, "return_url": True}),
-        ("get_container_timeline", "/get_container_timeline", {"session_id": sid, "container_id": "MSCU1000017"}),
-        ("get_booking_number", "/get_booking_number", {"session_id": sid, "container_id": "TRHU4000040"}),
+         {"session_id": sid, "target_count": 100, "return_url": True}, floors.containers(100)),
+        (f"get_containers all {total} rows", "/get_containers", {"session_id": sid, "return_url": True},
+         floors.containers(total)),
+        ("get_container_timeline", "/get_container_timeline", {"session_id": sid, "container_id": "MSCU1000017"},
+         floors.expand(rows["MSCU1000017"])),
+        ("get_booking_number", "/get_booking_number", {"session_id": sid, "container_id": "TRHU4000040"},
+         floors.expand(rows["TRHU4000040"])),
         ("get_info_bulk (2 import, 1 export)", "/get_info_bulk",
-         {"session_id": sid, "import_containers": ["MSCU1000017", "TGBU2000026"],
-          "export_containers": ["TRHU4000040"]}),
-        ("check_appointments (import)", "/check_appointments", wizard_request(sid)),
+         {"session_id": sid, "import_containers": bulk[:2], "export_containers": bulk[2:]},
+         floors.expand(max(rows[n] for n in bulk)) + (len(bulk) - 1) * per_extra_expand),
+        ("check_appointments (import)", "/check_appointments", wizard_request(sid), floors.check_appointments()),
         ("get_appointments first page", "/get_appointments",
-         {"session_id": sid, "infinite_scrolling": False, "format": "json"}),
+         {"session_id": sid, "infinite_scrolling": False, "format": "json"},
+         floors.appointments_export()),
     ]
 
 
-def book_first_offered_slot(base: str, sid: str) -> None:
-    """/make_appointment continuing a check left at step 3 (books the first offered slot)."""
-    check = wizard_request(sid)
-    offer = post(base, "/check_appointments", check)[1].json()
-    if not offer.get("available_times"):
-        print(f"  make_appointment skipped: nothing offered ({offer.get('error') or offer.get('portal_message')})")
-        return
-    resumed = {**check, "appointment_session_id": offer["appointment_session_id"],
-               "appointment_time": offer["available_times"][0]}
-    measure(lambda: post(base, "/make_appointment", resumed), "make_appointment (resumed at step 3)")
+def grid_rows(sandbox: str, user: str) -> tuple[dict[str, int], int]:
+    """Grid position of each of ``user``'s containers (the sandbox oracle) and their number."""
+    oracle = requests.get(f"{sandbox}/_sandbox/accounts/{user}/containers", timeout=30).json()
+    return {row["number"]: row["row"] for row in oracle["containers"]}, oracle["total"]
 
 
-def measure(fn: Callable[[], tuple[float, requests.Response]], label: str) -> float:
+def timed(fn: Callable[[], tuple[float, requests.Response]], label: str) -> float:
     seconds, response = fn()
     status = "ok" if response.ok else f"HTTP {response.status_code} {response.text[:120]}"
     print(f"  {label:<40} {seconds:8.2f} s   {status}", flush=True)
@@ -124,38 +107,74 @@ def measure(fn: Callable[[], tuple[float, requests.Response]], label: str) -> fl
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=("fast", "realistic"), default="realistic")
+    parser.add_argument("--solve-delay", type=float, default=2.0, help="sandbox captcha_solve_delay_s")
+    parser.add_argument("--sessions", type=int, default=10, help="sessions for the memory figure (>= 2)")
     parser.add_argument("--reuse", type=int, default=20, help="reuse calls to time")
-    parser.add_argument("--sessions", type=int, default=2, choices=(1, 2), help="sessions for the memory figure")
     parser.add_argument("--skip-routes", action="store_true", help="only login/reuse/memory")
+    parser.add_argument("--jitter", action="store_true",
+                        help="keep the profile's seeded XHR jitter (default: every XHR at the mean latency, "
+                             "so the floor is exact and a ratio is not luck of the draw)")
     args = parser.parse_args()
+    sessions = max(2, args.sessions)
+    accounts = B4_ACCOUNTS + generated_accounts(sessions - 2)
 
-    print(f"Benchmark on the sandbox portal, profile '{args.profile}'", flush=True)
-    proc, base = start_service(args.profile)
-    try:
-        idle_before = browser_pss_mb(proc.pid)
-        fresh, response = post(base, "/get_session", credentials(ACCOUNTS[0]))
-        response.raise_for_status()
-        sid = response.json()["session_id"]
-        reuse = [post(base, "/get_session", credentials(ACCOUNTS[0]))[0] for _ in range(args.reuse)]
-        for account in ACCOUNTS[1:args.sessions]:
-            post(base, "/get_session", credentials(account))[1].raise_for_status()
-        per_session = (browser_pss_mb(proc.pid) - idle_before) / args.sessions
+    print(f"Benchmark: sandbox '{args.profile}' profile, solve delay {args.solve_delay:g} s, "
+          f"{sessions} sessions", flush=True)
+    with Processes() as procs:
+        sets = [f"captcha_solve_delay_s={args.solve_delay:g}"]
+        if not args.jitter:
+            sets.append(f"xhr_latency_ms={fixed_xhr_latency(args.profile)}")
+        sandbox = procs.sandbox(args.profile, accounts=sessions - 2, sets=sets)
+        service, base = procs.service(sandbox, {"MAX_SESSIONS": str(sessions + 2)})
+        floors = Floors.of(sandbox)
+        report = Report()
 
-        median_reuse = statistics.median(reuse)
-        print(f"\nfresh login (POST /get_session, new session)      {fresh:8.2f} s")
-        print(f"reuse by credentials (median of {args.reuse})              {median_reuse * 1000:8.1f} ms"
-              f"   (p95 {sorted(reuse)[int(len(reuse) * 0.95) - 1] * 1000:.1f} ms)")
-        print(f"fresh login / reuse ratio                          {fresh / median_reuse:8.0f} x")
-        print(f"browser memory per idle session (PSS)              {per_session:8.0f} MB"
-              f"   ({args.sessions} sessions)")
+        first, sid = login(base, accounts[0])
+        reuse = [post(base, "/get_session", credentials(accounts[0]))[0] for _ in range(args.reuse)]
+        later = [login(base, account)[0] for account in accounts[1:]]
+        time.sleep(5)  # let the landing pages boot: the figure is of idle sessions
+        pss, processes = browser_pss_mb(service.pid)
+
+        goal = f"<= {floors.login():.1f} s (solve + {LOGIN_TARGET_OVER_SOLVE:g} s)"
+        report.add("fresh login, first after start", first, floors.login(), goal)
+        report.add(f"fresh login, median of {len(later)} more", median(later), floors.login(), goal)
+        report.add_value(f"reuse by credentials, median of {len(reuse)}",
+                         f"{median(reuse) * 1000:.1f} ms (p95 {percentile(reuse, 0.95) * 1000:.1f})", "")
+        report.add_value(f"memory per idle session ({sessions} sessions)",
+                         f"{pss / sessions:.0f} MB PSS ({processes / sessions:.0f} processes)",
+                         f"<= {MEMORY_TARGET_MB} MB")
         if not args.skip_routes:
-            print("\nroutes on the warm session:")
-            for label, route, body in route_calls(sid):
-                measure(lambda: post(base, route, body), label)
-            book_first_offered_slot(base, sid)
-    finally:
-        stop_service(proc)
+            rows, total = grid_rows(sandbox, accounts[0][0])
+            print("\nroutes on the warm session:", flush=True)
+            for label, route, body, floor in route_calls(sid, floors, rows, total):
+                seconds = timed(lambda: post(base, route, body), label)
+                report.add(label, seconds, floor, f"<= {WARM_TARGET_RATIO:.2f} x")
+            resumed = book_first_offered_slot(base, sid)
+            if resumed is not None:
+                report.add("make_appointment (resumed at step 3)", resumed, floors.make_resumed(),
+                           f"<= {WARM_TARGET_RATIO:.2f} x")
+        print(flush=True)
+        report.print()
     return 0
+
+
+def fixed_xhr_latency(profile: str) -> str:
+    """``low-high`` knob value pinning every XHR to the profile's mean latency."""
+    low, high = SandboxConfig(profile=profile).knob("xhr_latency_ms")
+    mean = round((low + high) / 2)
+    return f"{mean}-{mean}"
+
+
+def book_first_offered_slot(base: str, sid: str) -> float | None:
+    """/make_appointment continuing a check left at step 3 (books the first offered slot)."""
+    check = wizard_request(sid)
+    offer = post(base, "/check_appointments", check)[1].json()
+    if not offer.get("available_times"):
+        print(f"  make_appointment skipped: nothing offered ({offer.get('error') or offer.get('portal_message')})")
+        return None
+    resumed = {**check, "appointment_session_id": offer["appointment_session_id"],
+               "appointment_time": offer["available_times"][0]}
+    return timed(lambda: post(base, "/make_appointment", resumed), "make_appointment (resumed at step 3)")
 
 
 if __name__ == "__main__":

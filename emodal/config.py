@@ -23,6 +23,8 @@ from pydantic import (AfterValidator, BeforeValidator, Field, NonNegativeInt, Po
                       ValidationError, model_validator)
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from emodal.capacity import default_max_sessions
+
 #: Minimum length of an API key (API_SPEC 2): shorter keys are guessable.
 MIN_API_KEY_LENGTH = 32
 
@@ -136,7 +138,8 @@ class Settings(BaseSettings):
     #: ``None`` = generated once and kept (sealed) in the state store, so credential matching and
     #: idempotency fingerprints survive restarts (issue 10); ``create_app`` resolves it.
     session_secret: Annotated[bytes | None, BeforeValidator(_secret)] = Field(default=None, repr=False)
-    max_sessions: PositiveInt = 10
+    #: Derived from the machine's memory (emodal.capacity); MAX_SESSIONS overrides it.
+    max_sessions: PositiveInt = Field(default_factory=default_max_sessions)
     #: ``None`` means ``max_sessions`` (resolved by ``_derived_defaults``): one API key may use every slot.
     max_sessions_per_tenant: int | None = None
     max_concurrent_logins: PositiveInt = 2
@@ -214,7 +217,7 @@ class Settings(BaseSettings):
         if values.get("state_dir") is None:
             values["state_dir"] = Path(values.get("downloads_dir") or cls.model_fields["downloads_dir"].default) / ".state"
         if values.get("max_sessions_per_tenant") is None:
-            values["max_sessions_per_tenant"] = values.get("max_sessions") or cls.model_fields["max_sessions"].default
+            values["max_sessions_per_tenant"] = values.get("max_sessions") or default_max_sessions()
         if not values.get("instance_id"):
             values["instance_id"] = f"{socket.gethostname()}-{os.getpid()}"
         return values

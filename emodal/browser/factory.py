@@ -49,10 +49,15 @@ BROWSER_ERRORS: tuple[type[BaseException], ...] = (WebDriverException, urllib3.e
 
 #: Flags every browser gets. The background-networking group stops Chrome from calling Google
 #: services (updates, sync, safe-browsing lists) that are useless here and impossible offline;
-#: the rest trims memory and UI that a headless automation browser never needs.
+#: the rest trims memory and UI that a headless automation browser never needs. Memory flags were
+#: measured, not assumed (idle keep-alive sessions, PSS, docs/PERFORMANCE.md): each session is its
+#: own browser, so folding the GPU and network services into the browser process costs no isolation
+#: between sessions and saves two processes per session.
 BASE_FLAGS: tuple[str, ...] = (
     "--no-sandbox",                      # containers without user namespaces
     "--disable-gpu",
+    "--in-process-gpu",                  # no GPU process (software compositing only): -13 MB/session
+    "--enable-features=NetworkServiceInProcess2",  # no network-service process: -16 MB/session
     "--disable-dev-shm-usage",           # small /dev/shm in containers crashes renderers
     "--disable-background-networking",
     "--disable-component-update",
@@ -68,9 +73,12 @@ BASE_FLAGS: tuple[str, ...] = (
     "--mute-audio",
     "--password-store=basic",
     # One switch only: Chrome keeps the last --disable-features it sees. The spare renderer and the
-    # back-forward cache keep extra renderer memory alive that an automation never uses.
+    # back-forward cache keep extra renderer memory alive that an automation never uses; the
+    # omnibox-popup WebUI is a whole renderer (about 40 MB) that Chrome preloads for an address bar
+    # a headless browser never shows.
     "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,"
-    "SpareRendererForSitePerProcess,BackForwardCache",
+    "SpareRendererForSitePerProcess,BackForwardCache,"
+    "WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup,PreloadTopChromeWebUI",
 )
 
 

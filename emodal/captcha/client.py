@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from emodal.captcha.schedule import PollSchedule
 from emodal.errors import CaptchaKeyInvalid, CaptchaUnavailable, CaptchaZeroBalance, RecaptchaFailed
 
 log = logging.getLogger(__name__)
@@ -38,15 +39,18 @@ _MAX_NO_SLOT_BACKOFF = 30.0
 class CaptchaClient:
     """Solve reCAPTCHA v2 through a 2captcha-compatible service.
 
-    ``timeout`` bounds one :meth:`solve_recaptcha_v2` call end to end; ``poll_interval`` is the wait
-    before each ``res.php`` poll (2captcha asks for 5 s); ``cancel`` (an Event) aborts waits early
-    (service shutdown). ``http`` is injectable for tests.
+    ``timeout`` bounds one :meth:`solve_recaptcha_v2` call end to end; ``poll_interval`` is the
+    longest wait between ``res.php`` polls (2captcha asks for 5 s) and the first back-off of a
+    busy service; ``schedule`` plans the polls and learns solve times (see
+    :mod:`emodal.captcha.schedule`; share one per service, the default learns only within this
+    client); ``cancel`` (an Event) aborts waits early (service shutdown). ``http`` is injectable
+    for tests.
     """
 
     def __init__(self, base_url: str, api_key: str, *, timeout: float = 180, poll_interval: float = 5,
                  max_unsolvable_retries: int = 2, request_timeout: float = 30,
                  http: requests.Session | None = None, cancel: threading.Event | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, schedule: PollSchedule | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         _require_secure(self.base_url)
         self._key = api_key
@@ -57,6 +61,7 @@ class CaptchaClient:
         self._http = http or requests.Session()
         self._cancel = cancel or threading.Event()
         self._clock = clock
+        self.schedule = schedule or PollSchedule(poll_interval)
         #: Tasks submitted by this client (observability and tests).
         self.tasks_submitted = 0
 
@@ -101,10 +106,13 @@ class CaptchaClient:
             backoff = min(backoff * 2, _MAX_NO_SLOT_BACKOFF)
 
     def _poll(self, task_id: str, deadline: float) -> tuple[str, str]:
-        """``res.php`` until a token (``("OK", token)``) or ``("UNSOLVABLE", "")``."""
-        network_failures = 0
+        """``res.php`` until a token (``("OK", token)``) or ``("UNSOLVABLE", "")``, on the schedule's plan."""
+        plan = self.schedule.plan()
+        submitted = self._clock()
+        polls = network_failures = 0
         while True:
-            self._wait(self.poll_interval, deadline)
+            self._wait(plan.wait(polls), deadline)
+            polls += 1
             try:
                 status, value = self._call("GET", "res.php", {
                     "key": self._key, "action": "get", "id": task_id, "json": "1",
@@ -116,6 +124,7 @@ class CaptchaClient:
                 continue
             network_failures = 0
             if status == 1:
+                self.schedule.record(plan, self._clock() - submitted)
                 return "OK", value
             if value == NOT_READY:
                 continue

@@ -80,7 +80,7 @@ return cb ? 'callback' : 'no-callback';
 
 
 class LoginPage:
-    """Services of the identity login page: open, fill, sitekey, token delivery, submit, landing."""
+    """Services of the identity login page: open, fill, sitekey, token delivery, submit (to the landing page)."""
 
     def __init__(self, driver: WebDriver, urls: PortalUrls, *, element_timeout: float,
                  page_load_timeout: float) -> None:
@@ -144,8 +144,12 @@ class LoginPage:
 
     # --- submitting -------------------------------------------------------------------------------
     def submit(self, timeout: float) -> None:
-        """Click LOGIN and follow the identity -> signin-oidc chain to a portal page.
+        """Click LOGIN and follow the identity -> signin-oidc chain to the portal page it ends on.
 
+        The chain ends on the account's default page (Welcome or another, B17 rule 9). It counts as
+        reached once that app page has loaded, without waiting for its Angular app to boot: the
+        signin-oidc answer already set the portal's cookies, and every caller goes straight on to
+        its own target page (a boot nobody reads would only add seconds to each login).
         Raises ``InvalidCredentials`` or ``RecaptchaFailed`` when a new login page shows an error
         summary, ``PortalUnavailable`` for 403/error pages, ``PortalTimeout`` when nothing settles.
         """
@@ -156,17 +160,6 @@ class LoginPage:
         if outcome is PageState.LOGIN_PAGE:
             self._raise_login_error()
         health.raise_for_state(outcome, self._url())
-
-    def land(self, timeout: float) -> PageState:
-        """Load the ecp2 root and accept Welcome or any other default page (B17 rule 9)."""
-        self.driver.get(self.urls.root)
-        state = health.settle(self.driver, self.urls, timeout)
-        if state is PageState.LOGIN_PAGE:
-            # LOGIN was accepted a moment ago, so this is not a credentials problem (cookies lost?).
-            raise PortalUnavailable("Portal login did not persist",
-                                    details="the portal showed the login page again after a successful LOGIN")
-        health.raise_for_state(state, self._url())
-        return state
 
     # --- internals --------------------------------------------------------------------------------
     def _outcome(self, old_button: WebElement) -> PageState | None:
@@ -180,6 +173,8 @@ class LoginPage:
         state = health.classify_snapshot(snap, self.urls)
         if state is PageState.LOGIN_PAGE and (snap.ready_state != "complete" or not navigated):
             return None  # the POST has not navigated yet (same page) or the new page is loading
+        if state is PageState.LOADING and navigated and health.is_served_app_page(snap, self.urls):
+            return PageState.LOGGED_IN  # past signin-oidc on a portal app whose shell still boots
         return state if state in health.SETTLED else None
 
     def _raise_login_error(self) -> None:

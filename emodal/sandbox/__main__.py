@@ -20,6 +20,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", choices=("fast", "realistic"), help="timing profile (default fast)")
     parser.add_argument("--seed", type=int, help="data seed (default 1)")
     parser.add_argument("--containers", type=int, help="containers of the main account (default 450)")
+    parser.add_argument("--accounts", type=int,
+                        help="generated accounts user001..userNNN besides jdoe/asmith (default 0)")
     parser.add_argument("--today", help="YYYY-MM-DD (default: the real date)")
     parser.add_argument("--tz", help="time zone (default America/Los_Angeles)")
     parser.add_argument("--idle-timeout", type=int, dest="idle_timeout", help="session idle timeout, s (default 1200)")
@@ -33,8 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    options = {k: getattr(args, k) for k in ("host", "port", "profile", "seed", "containers", "today",
-                                              "tz", "idle_timeout", "captcha_mode")}
+    options = {k: getattr(args, k) for k in ("host", "port", "profile", "seed", "containers", "accounts",
+                                              "today", "tz", "idle_timeout", "captcha_mode")}
     try:
         config = SandboxConfig.from_sources(options, args.set)
     except (KeyError, ValueError) as exc:

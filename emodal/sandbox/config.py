@@ -103,6 +103,10 @@ def _split_list(raw: str, current: list) -> list:
     return [p.strip() for p in raw.split(",") if p.strip()]
 
 
+#: Generated account names have three digits (user001-user999).
+MAX_GENERATED_ACCOUNTS = 999
+
+
 @dataclass
 class SandboxConfig:
     """B2 options and the live knob table of one sandbox app."""
@@ -112,6 +116,8 @@ class SandboxConfig:
     profile: str = "fast"
     seed: int = 1
     containers: int = 450
+    #: Generated accounts (user001...) besides jdoe and asmith (load measurements).
+    accounts: int = 0
     today: dt.date | None = None
     tz: str = "America/Los_Angeles"
     knobs: dict[str, Any] = field(default_factory=dict)
@@ -122,6 +128,8 @@ class SandboxConfig:
         self.knobs = {**profile_knobs(self.profile), **self.knobs}
         if self.knobs["captcha_mode"] not in CAPTCHA_MODES:
             raise ValueError(f"captcha mode must be one of {CAPTCHA_MODES}")
+        if not 0 <= self.accounts <= MAX_GENERATED_ACCOUNTS:
+            raise ValueError(f"accounts must be 0-{MAX_GENERATED_ACCOUNTS}")
 
     def knob(self, name: str) -> Any:
         """Current value of a knob (live: `/_sandbox/config` may have patched it)."""
@@ -160,7 +168,7 @@ class SandboxConfig:
         with self._lock:
             return {
                 "host": self.host, "port": self.port, "profile": self.profile, "seed": self.seed,
-                "containers": self.containers, "today": self.today.isoformat() if self.today else None,
+                "containers": self.containers, "accounts": self.accounts, "today": self.today.isoformat() if self.today else None,
                 "tz": self.tz, "knobs": copy.deepcopy(self.knobs),
             }
 
@@ -170,12 +178,12 @@ class SandboxConfig:
                      environ: Mapping[str, str] | None = None) -> "SandboxConfig":
         """Build from env (`EMODAL_SANDBOX_<OPTION>`), then `options` (CLI wins), then `--set`s.
 
-        `options` keys: host, port, profile, seed, containers, today, tz, idle_timeout, captcha_mode;
+        `options` keys: host, port, profile, seed, containers, accounts, today, tz, idle_timeout, captcha_mode;
         None values mean "not given".
         """
         env = os.environ if environ is None else environ
         merged: dict[str, Any] = {}
-        for name in ("host", "port", "profile", "seed", "containers", "today", "tz",
+        for name in ("host", "port", "profile", "seed", "containers", "accounts", "today", "tz",
                      "idle_timeout", "captcha_mode"):
             value = env.get(f"EMODAL_SANDBOX_{name.upper()}")
             if value not in (None, ""):
@@ -188,6 +196,7 @@ class SandboxConfig:
             profile=str(merged.get("profile", "fast")),
             seed=int(merged.get("seed", 1)),
             containers=int(merged.get("containers", 450)),
+            accounts=int(merged.get("accounts", 0)),
             today=_parse_date(merged.get("today")),
             tz=str(merged.get("tz", "America/Los_Angeles")),
         )

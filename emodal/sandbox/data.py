@@ -1,9 +1,13 @@
 """The deterministic sandbox world: accounts, named fixtures, containers, bookings (B4, B8).
 
-``build_world(seed, containers, today, tz)`` gives identical data for identical arguments:
-each account draws from its own ``random.Random("<seed>:<username>")`` (string seeds are
-hashed deterministically by ``random``; Python's salted ``hash()`` is never used), and
+``build_world(seed, containers, today, tz, extra_accounts)`` gives identical data for identical
+arguments: each account draws from its own ``random.Random("<seed>:<username>")`` (string seeds
+are hashed deterministically by ``random``; Python's salted ``hash()`` is never used), and
 accounts are generated in a fixed order so numbers stay unique across them.
+
+``extra_accounts`` adds generated logins (``user001``, ``user002``, ...; see
+:func:`generated_specs`) after the B4 accounts, for load and capacity measurements that need
+many distinct sessions. Being generated last, they change nothing of jdoe's or asmith's data.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from .data_rows import Generator, RowSpec, build_container
 # Pages and the booking book import the model from here; the data_* modules are internals.
 __all__ = [
     "COLUMNS", "HEADERS", "NA", "TERMINAL_NAMES", "TICKET_FORMATS", "Account", "Booking", "Container",
-    "Milestone", "World", "build_world", "detail_json", "make_ticket", "terminal_name",
+    "Milestone", "World", "build_world", "detail_json", "generated_specs", "make_ticket", "terminal_name",
 ]
 
 FIRST_BATCH_SPAN = 20  # fixture rows "in the first batch" sit within this many top rows
@@ -97,6 +101,28 @@ ACCOUNT_SPECS: tuple[AccountSpec, ...] = (
 )
 
 
+#: Containers of each generated account: a few grid batches, enough for every list route.
+GENERATED_CONTAINERS = 40
+#: Trucking companies of generated accounts (each gets one, drawn from the seed).
+GENERATED_COMPANIES = ("PACIFIC COAST DRAYAGE", "INLAND EMPIRE TRUCKING", "BAYSIDE CARTAGE CO",
+                       "GATEWAY INTERMODAL LLC", "HARBOR LINK EXPRESS", "SIERRA FREIGHT LINES")
+
+
+def generated_specs(seed: int, count: int) -> tuple[AccountSpec, ...]:
+    """``count`` generated accounts: ``userNNN`` with a password drawn from the seed, one company,
+    two plates, :data:`GENERATED_CONTAINERS` containers of their own, the Welcome default page."""
+    specs = []
+    for n in range(1, count + 1):
+        username = f"user{n:03d}"
+        rng = random.Random(f"{seed}:{username}:profile")
+        password = f"pw-{rng.getrandbits(48):012x}"
+        plates = tuple(f"{rng.randint(1, 9)}{rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}{rng.randint(10000, 99999)}"
+                       for _ in range(2))
+        specs.append(AccountSpec(username, password, (rng.choice(GENERATED_COMPANIES),), plates, "welcome",
+                                 GENERATED_CONTAINERS, 1, 2, (), ()))
+    return tuple(specs)
+
+
 @dataclass
 class World:
     """All accounts; containers are looked up by number across accounts."""
@@ -150,14 +176,15 @@ def _oracle_row(row: int, c: Container) -> dict[str, Any]:
     }
 
 
-def build_world(seed: int, containers: int, today: date, tz: str | tzinfo) -> World:
-    """Generate every account's data for this seed, jdoe size, date and time zone."""
+def build_world(seed: int, containers: int, today: date, tz: str | tzinfo, extra_accounts: int = 0) -> World:
+    """Generate every account's data for this seed, jdoe size, date, time zone and number of
+    generated accounts."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     ref = datetime.combine(today, time(0, 0), zone)
     used_numbers = {f.spec.number for spec in ACCOUNT_SPECS for f in spec.fixtures if f.spec.number}
     used_tickets: set[str] = set()
     accounts = {}
-    for spec in ACCOUNT_SPECS:
+    for spec in ACCOUNT_SPECS + generated_specs(seed, extra_accounts):
         gen = Generator(random.Random(f"{seed}:{spec.username}"), today, ref, used_numbers, used_tickets)
         total = spec.fixed_count if spec.fixed_count is not None else containers
         accounts[spec.username] = _build_account(gen, spec, total)

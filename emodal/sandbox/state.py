@@ -64,10 +64,10 @@ class Fault:
         return dict(self.__dict__)
 
 
-def _build_world(seed: int, containers: int, today: dt.date, tz: str) -> Any:
+def _build_world(seed: int, containers: int, today: dt.date, tz: str, accounts: int) -> Any:
     """The world of `data.py` (sandbox-containers helper); imported late to keep state light."""
     data = importlib.import_module("emodal.sandbox.data")
-    return data.build_world(seed, containers, today, tz)
+    return data.build_world(seed, containers, today, tz, accounts)
 
 
 def _build_book(world: Any, state: "SandboxState") -> Any:
@@ -121,7 +121,7 @@ class SandboxState:
                 self.config.today = today
             self.clock = SandboxClock(self.config.tz, self.config.today)
             self.world = _build_world(self.config.seed, self.config.containers,
-                                      self.clock.today(), self.config.tz)
+                                      self.clock.today(), self.config.tz, self.config.accounts)
             self.book = _build_book(self.world, self)
             for store in (self.sessions, self.tokens, self.oidc_states, self.oidc_codes,
                           self.audio_challenges, self.solver_tasks):

@@ -498,7 +498,7 @@ class SessionRegistry:
     def _ensure_healthy(self, session: BrowserSession) -> bool:
         state = health.classify(session.driver, self.urls)
         if state is PageState.LOADING or state is PageState.OIDC_HOP:
-            state = health.settle(session.driver, self.urls, self.settings.page_load_timeout)
+            state = health.settle_served(session.driver, self.urls, self.settings.page_load_timeout)
         if state not in (PageState.LOGGED_IN, PageState.LOGIN_PAGE, PageState.EXPIRED_401):
             state = self._probe_keep_alive(session)  # an old error page says little: look again
         if state is PageState.LOGGED_IN:
@@ -586,7 +586,7 @@ class SessionRegistry:
 
     def _probe_keep_alive(self, session: BrowserSession) -> PageState:
         session.driver.get(self.urls.keep_alive)
-        state = health.settle(session.driver, self.urls, self.settings.page_load_timeout)
+        state = health.settle_served(session.driver, self.urls, self.settings.page_load_timeout)
         session.record_url()
         return state
 

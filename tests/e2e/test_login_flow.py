@@ -75,9 +75,25 @@ def open_groups(factory: BrowserFactory) -> set[int]:
 
 def test_fresh_login_lands_logged_in_on_the_default_page(logged_in: BrowserHandle, settings: Settings) -> None:
     urls = PortalUrls.from_settings(settings)
-    assert health.classify(logged_in.driver, urls) is PageState.LOGGED_IN
+    # login returns once the default page has loaded; its app boots on its own.
+    assert health.settle(logged_in.driver, urls, 20) is PageState.LOGGED_IN
     assert urls.app_of(logged_in.driver.current_url) == "account"  # jdoe's default page is Welcome (B4)
     assert logged_in.pids() and logged_in.download_dir.is_dir()
+
+
+def test_a_changed_sitekey_drops_the_early_token_and_still_logs_in(sandbox: Any, flow: LoginFlow,
+                                                                    logged_in: BrowserHandle) -> None:
+    """A new browser's solve starts from the last login page's sitekey before the page is open; when
+    the portal has changed its sitekey since, that token would be refused: the flow must notice."""
+    assert flow._known_target is not None  # learned by the first login
+    old_key = sandbox.admin.get("config")["knobs"]["sitekey"]
+    sandbox.admin.set_config(sitekey="6LcSBXAAAAAAsandbox-emodal-login-key99ZZ")
+    try:
+        handle = flow.login(Credentials("asmith", "sandbox-pass-2", "sandbox-key"))
+        handle.close()
+        assert flow._known_target[0] == "6LcSBXAAAAAAsandbox-emodal-login-key99ZZ"
+    finally:
+        sandbox.admin.set_config(sitekey=old_key)
 
 
 def test_wrong_password_is_invalid_credentials_and_leaves_no_browser(flow: LoginFlow, factory: BrowserFactory) -> None:
@@ -165,7 +181,7 @@ def test_remote_webdriver_path(sandbox: Any, tmp_path: Path) -> None:
         handle = LoginFlow(settings, factory).login(JDOE)
         try:
             assert handle.remote and handle.pids() == []
-            assert health.classify(handle.driver, PortalUrls.from_settings(settings)) is PageState.LOGGED_IN
+            assert health.settle(handle.driver, PortalUrls.from_settings(settings), 20) is PageState.LOGGED_IN
         finally:
             handle.close()
         assert not handle.root_dir.exists()

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from emodal.sandbox import iso6346
-from emodal.sandbox.data import HEADERS, TERMINAL_NAMES, Container, build_world
+from emodal.sandbox.data import GENERATED_CONTAINERS, HEADERS, TERMINAL_NAMES, Container, build_world
 from emodal.sandbox.data_model import EXPORT_MILESTONES, IMPORT_MILESTONES
 from emodal.sandbox.xlsx import workbook_bytes
 
@@ -297,3 +297,34 @@ def test_workbook_is_sheetjs_shaped_and_opens_in_openpyxl(world):
     assert book.sheetnames == ["DisplayList"]
     values = [[cell.value for cell in row] for row in book.active.iter_rows()]
     assert values == rows
+
+
+# ---- generated accounts (--accounts N) ---------------------------------------------------------
+def test_generated_accounts_are_deterministic_unique_and_leave_b4_accounts_unchanged(world):
+    bigger = build_world(1, 450, TODAY, TZ, extra_accounts=12)
+    again = build_world(1, 450, TODAY, TZ, extra_accounts=12)
+    names = [n for n in bigger.accounts if n not in ("jdoe", "asmith")]
+    assert names == [f"user{n:03d}" for n in range(1, 13)]
+    for user in ("jdoe", "asmith"):  # Part A / B4 facts untouched
+        assert bigger.oracle(user) == world.oracle(user)
+    for user in names:
+        assert bigger.oracle(user) == again.oracle(user)
+        assert bigger.accounts[user].password == again.accounts[user].password
+    assert len({bigger.accounts[u].password for u in names}) == len(names)
+
+
+def test_generated_accounts_own_their_containers():
+    world = build_world(1, 60, TODAY, TZ, extra_accounts=5)
+    for user in (f"user{n:03d}" for n in range(1, 6)):
+        account = world.accounts[user]
+        assert len(account.containers) == GENERATED_CONTAINERS
+        assert all(world.account_of(c.number) is account for c in account.containers)
+    numbers = [c.number for a in world.accounts.values() for c in a.containers]
+    assert len(numbers) == len(set(numbers))
+
+
+def test_another_seed_generates_other_passwords_and_containers():
+    one = build_world(1, 60, TODAY, TZ, extra_accounts=2).accounts["user001"]
+    two = build_world(2, 60, TODAY, TZ, extra_accounts=2).accounts["user001"]
+    assert one.password != two.password
+    assert [c.number for c in one.containers] != [c.number for c in two.containers]

@@ -84,6 +84,15 @@ def test_cli_flags_reach_config(cli_pair):
     assert knobs["page_boot_ms"] == {"ecp2": 1500, "account": 1500, "termops": 0, "truckerportal": 4000}
 
 
+def test_accounts_option_adds_generated_logins(cli_pair):
+    base = cli_pair("--accounts", "3", "--containers", "60").split(" ")[-1].strip()
+    assert fetch_json(f"{base}/_sandbox/config")["accounts"] == 3
+    assert fetch_json(f"{base}/_sandbox/accounts/user003/containers")["total"] > 0
+    assert fetch_json(f"{base}/_sandbox/accounts/jdoe/containers")["total"] == 60
+    with pytest.raises(ValueError):
+        SandboxConfig(accounts=1000)
+
+
 def test_environment_mirrors_options_and_cli_wins():
     env = {"EMODAL_SANDBOX_SEED": "9", "EMODAL_SANDBOX_PROFILE": "realistic", "EMODAL_SANDBOX_TZ": "UTC"}
     config = SandboxConfig.from_sources({"seed": 3}, ["xhr_latency_ms=5-20"], environ=env)

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from emodal.captcha.client import CaptchaClient
+from emodal.captcha.schedule import PollSchedule
 from emodal.errors import CaptchaKeyInvalid, CaptchaUnavailable, CaptchaZeroBalance, RecaptchaFailed
 
 TOKEN = "03A" + "x" * 400
@@ -175,3 +176,11 @@ def test_plain_http_only_for_loopback(url: str) -> None:
 @pytest.mark.parametrize("url", ["https://2captcha.com", "http://127.0.0.1:8470/2captcha", "http://localhost:1"])
 def test_https_and_loopback_accepted(url: str) -> None:
     assert "key" not in repr(CaptchaClient(url, "key")).replace("key=<hidden>", "")
+
+
+def test_solve_times_are_learned_by_the_shared_schedule(solver: tuple[FakeSolver, str]) -> None:
+    _, base = solver
+    schedule = PollSchedule(0.01)
+    assert schedule.expected() is None
+    client(base, "good", schedule=schedule).solve_recaptcha_v2("SITEKEY", "http://x/")
+    assert schedule.expected() is not None

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from emodal.capacity import default_max_sessions
 from emodal.config import ConfigError, Settings
 
 KEY = "k" * 32
@@ -10,7 +11,8 @@ KEY = "k" * 32
 
 def test_defaults_match_the_spec():
     s = Settings.from_env({})
-    assert (s.host, s.port, s.server_threads, s.max_sessions, s.max_concurrent_logins) == ("127.0.0.1", 5010, 32, 10, 2)
+    assert (s.host, s.port, s.server_threads, s.max_concurrent_logins) == ("127.0.0.1", 5010, 32, 2)
+    assert s.max_sessions == default_max_sessions()  # derived from this machine's memory
     assert (s.session_timeout, s.session_refresh_interval, s.refresh_check_interval) == (1800, 300, 60)
     assert (s.session_lock_timeout, s.capacity_retry_after, s.operation_timeout) == (120, 30, 600)
     assert s.downloads_dir == Path("downloads") and s.state_dir == Path("downloads/.state")
@@ -89,4 +91,26 @@ def test_per_tenant_cap_defaults_to_max_sessions_and_stays_within_it():
     assert Settings.from_env({"MAX_SESSIONS": "4", "SERVER_THREADS": "8"}).max_sessions_per_tenant == 4
     assert Settings(max_sessions_per_tenant=2).max_sessions_per_tenant == 2
     with pytest.raises(ConfigError, match="MAX_SESSIONS_PER_TENANT"):
-        Settings.from_env({"MAX_SESSIONS_PER_TENANT": "11"})
+        Settings.from_env({"MAX_SESSIONS": "10", "MAX_SESSIONS_PER_TENANT": "11"})
+
+
+GB = 2**30
+
+
+@pytest.mark.parametrize("total_gb, expected", [
+    (1, 2),      # below what even two sessions need: the floor keeps the defaults valid
+    (4, 6),      # (4096 * 0.8 - 1536) / 250 = 6.96
+    (8, 20),     # (8192 * 0.8 - 1536) / 250 = 20.1
+    (24, 30),    # 72 fit; capped so the default SERVER_THREADS (32) still exceeds it
+])
+def test_default_max_sessions_follows_the_memory(total_gb: int, expected: int) -> None:
+    assert default_max_sessions(total_gb * GB) == expected
+
+
+def test_default_max_sessions_always_validates_with_the_other_defaults() -> None:
+    for total_gb in (0.5, 1, 2, 3, 6, 12, 48, 256):
+        Settings(max_sessions=default_max_sessions(int(total_gb * GB)))
+
+
+def test_explicit_max_sessions_wins_over_the_derived_default() -> None:
+    assert Settings.from_env({"MAX_SESSIONS": "5"}).max_sessions == 5

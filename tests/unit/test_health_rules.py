@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from emodal.errors import PortalSessionLost, PortalTimeout, PortalUnavailable
-from emodal.portal.health import PageSnapshot, PageState, classify_snapshot, raise_for_state
+from emodal.portal.health import PageSnapshot, PageState, classify_snapshot, is_served_app_page, raise_for_state
 from emodal.portal.urls import PortalUrls, relative_path
 
 REAL = PortalUrls(ecp2="https://ecp2.emodal.com", termops="https://termops.emodal.com",
@@ -119,3 +119,14 @@ def test_raise_for_state_maps_to_errors() -> None:
         raise_for_state(PageState.LOADING, "https://ecp2.emodal.com/containers")
     with pytest.raises(PortalUnavailable):
         raise_for_state(PageState.UNKNOWN, "about:blank")
+
+
+@pytest.mark.parametrize("page, served", [
+    (snap("https://termops.emodal.com/trucker/web/", toolbar=False, app_booted=False), True),  # shell booting
+    (snap("https://termops.emodal.com/trucker/web/", toolbar=False, app_booted=False, ready_state="interactive"),
+     False),  # document still loading
+    (snap(IDENTITY_LOGIN, toolbar=False, app_booted=False), False),  # the identity host is no portal app
+    (snap("https://elsewhere.example.com/", toolbar=False, app_booted=False), False),
+])
+def test_a_served_app_shell_proves_the_session_before_its_boot(page: PageSnapshot, served: bool) -> None:
+    assert is_served_app_page(page, REAL) is served
