@@ -16,7 +16,6 @@ printed beside a fresh login of the first run. It asserts nothing. Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import subprocess
@@ -28,36 +27,24 @@ from typing import Any
 
 import requests
 
-from run import ACCOUNTS, ROOT, TIMEOUT, credentials, stop_service
+from common import B4_ACCOUNTS, TIMEOUT, Processes, credentials
 
 KEYS = ("bench-key-one-0123456789abcdefghijklmnop", "bench-key-two-0123456789abcdefghijklmnop")
 
 
-def start_sandbox(profile: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "emodal.sandbox", "--port", "0", "--profile", profile],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    return proc, _ready_url(proc, "EMODAL SANDBOX READY ")
-
-
-def start_service(portal: str, downloads: Path) -> tuple[subprocess.Popen[str], str, float]:
+def start_service(processes: Processes, portal: str, downloads: Path) -> tuple[subprocess.Popen[str], str, float]:
     """The service on ``downloads`` pointed at ``portal``; returns process, URL and its start time."""
-    env = dict(os.environ, LOG_LEVEL="WARNING", DOWNLOADS_DIR=str(downloads), PORT="0",
-               EMODAL_API_KEYS=",".join(KEYS), CAPTCHA_POLL_INTERVAL="0.5",
-               EMODAL_ECP2_URL=f"{portal}/ecp2", EMODAL_TERMOPS_URL=f"{portal}/termops",
-               EMODAL_TRUCKERPORTAL_URL=f"{portal}/truckerportal", EMODAL_ACCOUNT_URL=f"{portal}/account",
-               CAPTCHA_SERVICE_URL=f"{portal}/2captcha")
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "emodal_business_api.py")], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    return proc, _ready_url(proc, "EMODAL API READY "), started
+    proc, base = processes.service(portal, {"DOWNLOADS_DIR": str(downloads), "EMODAL_API_KEYS": ",".join(KEYS),
+                                            "CAPTCHA_POLL_INTERVAL": "0.5"})
+    return proc, base, started
 
 
-def _ready_url(proc: subprocess.Popen[str], marker: str) -> str:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith(marker):
-            return line.split()[-1].strip()
-    raise SystemExit(f"process did not start ({marker.strip()})")
+def stop_service(processes: Processes, proc: subprocess.Popen[str], *, kill: bool) -> None:
+    """SIGKILL (nothing of the service runs at exit) or SIGTERM (its graceful shutdown)."""
+    proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    proc.wait(120)
+    processes.procs.remove(proc)
 
 
 def solver_tasks(portal: str) -> int:
@@ -85,12 +72,13 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=3, choices=(1, 2, 3, 4))
     parser.add_argument("--kill", action="store_true", help="SIGKILL instead of SIGTERM")
     args = parser.parse_args()
-    pairs = [(key, account) for key in KEYS for account in ACCOUNTS][: args.sessions]
+    pairs = [(key, account) for key in KEYS for account in B4_ACCOUNTS][: args.sessions]
     downloads = Path(tempfile.mkdtemp(prefix="emodal-bench-restart-"))
     print(f"Restart benchmark, profile '{args.profile}', {args.sessions} keep-alive sessions", flush=True)
-    sandbox, portal = start_sandbox(args.profile)
-    try:
-        proc, base, _ = start_service(portal, downloads)
+    with Processes() as processes:
+        # The sandbox outlives both services, as the real portal would.
+        portal = processes.sandbox(args.profile)
+        proc, base, _ = start_service(processes, portal, downloads)
         logins = []
         try:
             for key, account in pairs:
@@ -98,40 +86,30 @@ def main() -> int:
                 response.raise_for_status()
                 logins.append(seconds)
         finally:
-            if args.kill:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait(30)
-            else:
-                stop_service(proc)
+            stop_service(processes, proc, kill=args.kill)
         before = solver_tasks(portal)
-        proc, base, started = start_service(portal, downloads)
-        try:
-            up = time.perf_counter() - started
-            while True:
-                current = states(base)
-                if len(current) == len(pairs) and all(s == "ready" for s in current):
-                    break
-                if time.perf_counter() - started > TIMEOUT:
-                    raise SystemExit(f"sessions not ready: {current}")
-                time.sleep(0.05)
-            all_ready = time.perf_counter() - started
-            sid = keyed_post(base, pairs[0][0], "/get_session", credentials(pairs[0][1]))[1].json()["session_id"]
-            first_call, response = keyed_post(base, pairs[0][0], "/get_containers",
-                                              {"session_id": sid, "infinite_scrolling": False, "return_url": True})
-            solves = solver_tasks(portal) - before
-        finally:
-            stop_service(proc)
-        print(f"\nfresh login (first run, mean of {len(logins)})              {sum(logins) / len(logins):8.2f} s"
-              f"   (1 captcha solve each)")
-        print(f"restart: process start -> API ready                 {up:8.2f} s")
-        print(f"restart: process start -> all {len(pairs)} sessions ready       {all_ready:8.2f} s"
-              f"   ({solves} captcha solves)")
-        print(f"first /get_containers on a restored session         {first_call:8.2f} s"
-              f"   ({'ok' if response.ok else response.status_code})")
-    finally:
-        sandbox.terminate()
-        sandbox.wait(30)
-        shutil.rmtree(downloads, ignore_errors=True)
+        proc, base, started = start_service(processes, portal, downloads)
+        up = time.perf_counter() - started
+        while True:
+            current = states(base)
+            if len(current) == len(pairs) and all(s == "ready" for s in current):
+                break
+            if time.perf_counter() - started > TIMEOUT:
+                raise SystemExit(f"sessions not ready: {current}")
+            time.sleep(0.05)
+        all_ready = time.perf_counter() - started
+        sid = keyed_post(base, pairs[0][0], "/get_session", credentials(pairs[0][1]))[1].json()["session_id"]
+        first_call, response = keyed_post(base, pairs[0][0], "/get_containers",
+                                          {"session_id": sid, "infinite_scrolling": False, "return_url": True})
+        solves = solver_tasks(portal) - before
+    shutil.rmtree(downloads, ignore_errors=True)
+    print(f"\nfresh login (first run, mean of {len(logins)})              {sum(logins) / len(logins):8.2f} s"
+          f"   (1 captcha solve each)")
+    print(f"restart: process start -> API ready                 {up:8.2f} s")
+    print(f"restart: process start -> all {len(pairs)} sessions ready       {all_ready:8.2f} s"
+          f"   ({solves} captcha solves)")
+    print(f"first /get_containers on a restored session         {first_call:8.2f} s"
+          f"   ({'ok' if response.ok else response.status_code})")
     return 0
 
 
