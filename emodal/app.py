@@ -19,6 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from emodal.api import appointments, auth, console, containers, files, ops, sessions, storage
 from emodal.api import jobs as jobs_api
+from emodal.api import watches as watches_api
 from emodal.api import webhooks as webhooks_api
 from emodal.api.http import error_body, new_request_id
 from emodal.api.metrics import Metrics
@@ -31,6 +32,7 @@ from emodal.operations.idempotency import IdempotencyStore
 from emodal.operations.runner import OperationRunner
 from emodal.state.service import ServiceState, open_service_state
 from emodal.state.store import StateStore
+from emodal.watches import build_watches
 from emodal.webhooks.runtime import Webhooks, build_webhooks
 
 if TYPE_CHECKING:
@@ -168,17 +170,23 @@ def create_app(settings: Settings, *, registry: Registry | None = None, refreshe
     idempotency = IdempotencyStore(state.store, settings.idempotency_ttl, settings.session_lock_timeout,
                                    secret=settings.session_secret)
     metrics = Metrics(registry.stats, instance=settings.instance_id or "")
-    jobs = build_jobs(settings, state, registry, lambda: OperationRunner(settings, registry, metrics),
-                      webhooks.events)
+    def make_runner() -> OperationRunner:
+        return OperationRunner(settings, registry, metrics)
+
+    jobs = build_jobs(settings, state, registry, make_runner, webhooks.events)
+    watches = build_watches(settings, state, make_runner, webhooks.events)
+    if refresher is not None:
+        refresher.hook = watches  # watch passes ride on the refresh ticks (emodal/watches)
     lifecycle = Lifecycle(settings, registry, refresher, state.store, jobs, webhooks)
     app.extensions.update({
         "emodal_idempotency": idempotency, "emodal_state": state, "emodal_jobs": jobs, "emodal_webhooks": webhooks,
+        "emodal_watches": watches,
         "emodal_settings": settings, "emodal_registry": registry, "emodal_refresher": refresher,
         "emodal_metrics": metrics, "emodal_lifecycle": lifecycle,
         "emodal_started_at": time.time(),
     })
     for blueprint in (ops.bp, sessions.bp, files.bp, containers.bp, appointments.bp, jobs_api.bp, webhooks_api.bp,
-                      console.bp):
+                      watches_api.bp, console.bp):
         app.register_blueprint(blueprint)
     _install_hooks(app, settings, lifecycle)
     auth.log_auth_mode(settings)

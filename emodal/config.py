@@ -174,6 +174,8 @@ class Settings(BaseSettings):
     file_retention_hours: PositiveInt = 24
     #: How long a webhook delivery is retried (exponential back-off with jitter) before it is ``failed``.
     webhook_retry_hours: PositiveInt = 24
+    #: Least time between two reads of a container watch (on the session's refresh ticks).
+    watch_interval: Seconds = 600
     #: Deliver webhooks to private, loopback, link-local and metadata addresses (tests, on-premises).
     webhook_allow_private: Flag = False
     display_timezone: Annotated[str, AfterValidator(_zone)] = "UTC"

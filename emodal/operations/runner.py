@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from emodal.browser.bundles import write_bundle
 from emodal.browser.factory import BROWSER_ERRORS
@@ -147,11 +147,7 @@ class OperationRunner:
                 bundle = _bundle(ctx, bundle_kind, "success", None) if (ctx.debug or always_bundle) else {}
                 file_url = ctx.file_urls(value.path)["file_url"] if isinstance(value, FileResult) else None
             except Exception as exc:
-                error = _failure(ctx, exc)
-                _record_failure(ctx, error)
-                if error is exc:
-                    raise
-                raise error from exc
+                _raise_failure(ctx, exc)
             recovered = recovered or retried
         if recovered:
             self.metrics.count_recovery(route)
@@ -161,6 +157,17 @@ class OperationRunner:
                                    restored=restored)
         return OperationResult(session.session_id, is_new, recovered, data=value,
                                screenshots=tuple(ctx.screenshots), bundle=bundle, restored=restored)
+
+    def run_held(self, session: BrowserSession, operation: Operation, params: dict[str, Any], *,
+                 request_id: str, route: str, base_url: str) -> dict[str, Any] | FileResult:
+        """Run ``operation`` on a session whose lock the caller holds and has just probed (the
+        refresher's tick hook, emodal/watches): no resolve, no lock, no probe of its own; the same
+        context, re-login retry and failure record (screenshot, FAILED bundle) as :meth:`run`."""
+        ctx = self._context(session, params, request_id=request_id, route=route, base_url=base_url)
+        try:
+            return self._run_with_retry(ctx, operation)[0]
+        except Exception as exc:
+            _raise_failure(ctx, exc)
 
     def _context(self, session: BrowserSession, params: dict[str, Any], *, request_id: str, route: str,
                  base_url: str) -> OperationContext:
@@ -202,6 +209,15 @@ def _capture(ctx: OperationContext, tag: str, container: str | None) -> Path:
                        vm_email=params.get("vm_email"))
     return capture(ctx.session.driver, ctx.session_dir, info, overlay=settings.screenshot_overlay,
                    display_timezone=settings.display_timezone)
+
+
+def _raise_failure(ctx: OperationContext, exc: Exception) -> NoReturn:
+    """Raise the error to answer with (see :func:`_failure`) after recording it; called in ``except``."""
+    error = _failure(ctx, exc)
+    _record_failure(ctx, error)
+    if error is exc:
+        raise exc
+    raise error from exc
 
 
 def _failure(ctx: OperationContext, exc: Exception) -> ApiError:

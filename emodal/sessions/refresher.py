@@ -12,12 +12,18 @@ In a cluster every instance runs one; the registry lists every instance's sessio
 session's lock takes its store lease and re-reads its record, so the check repeated under the
 lock sees a refresh done elsewhere: each session is refreshed once per interval, by whichever
 instance gets there first, and refreshing goes on as long as one instance lives.
+
+A :class:`TickHook` (the container watches, ``emodal/watches``) rides on the refresh: under the same
+lock hold, right after the refresh, it reads what it watches, so that costs no extra lock and no
+extra login. A session the hook wants is refreshed on that tick even when the refresh itself is not
+due (also a regular session: watching it does not keep it alive, its idle expiry is untouched).
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from typing import Protocol
 
 from emodal.config import Settings
 from emodal.errors import ApiError, SessionBusy, SessionNotFound, ShuttingDown
@@ -30,12 +36,24 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 900.0
 
 
+class TickHook(Protocol):
+    """Work done on a session's refresh tick under its lock (kept free of Flask and of any watch logic)."""
+
+    def wants(self, session: BrowserSession, now: float) -> bool:
+        """Is work due on ``session``? Then the refresher refreshes it on this tick."""
+
+    def run(self, session: BrowserSession) -> None:
+        """Do the due work; the caller holds the lock and has just refreshed the session. Never raises."""
+
+
 class Refresher:
     """``start()`` / ``stop()`` with the app; ``tick()`` is one synchronous pass (tests call it)."""
 
-    def __init__(self, registry: SessionRegistry, settings: Settings) -> None:
+    def __init__(self, registry: SessionRegistry, settings: Settings, hook: TickHook | None = None) -> None:
         self.registry = registry
         self.settings = settings
+        #: Set by ``create_app`` once the watches exist (they need the runner, built after the refresher).
+        self.hook = hook
         self.last_tick: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -78,7 +96,8 @@ class Refresher:
         for session in self.registry.list():
             if self._stop.is_set():
                 break
-            if self.is_due(session, time.time()):
+            now = time.time()
+            if self.is_due(session, now) or self._hook_due(session, now):
                 self._refresh(session)
         self.last_tick = time.time()
 
@@ -92,10 +111,21 @@ class Refresher:
             return False  # also needs_attention: its captcha key is known bad, only a request can fix it
         return self._quiet(session, now)
 
+    def _hook_due(self, session: BrowserSession, now: float) -> bool:
+        """The hook wants an idle ready session (keep-alive or not) that is not backing off."""
+        return (not session.busy and session.state is SessionState.READY and now >= session.next_refresh_at
+                and self._hook_wants(session, now))
+
+    def _hook_wants(self, session: BrowserSession, now: float) -> bool:
+        return self.hook is not None and not self._young_wizard(session, now) and self.hook.wants(session, now)
+
+    def _young_wizard(self, session: BrowserSession, now: float) -> bool:
+        newest_wizard = session.newest_wizard_use()
+        return newest_wizard is not None and now - newest_wizard < self.settings.appointment_session_ttl
+
     def _quiet(self, session: BrowserSession, now: float) -> bool:
         """Neither refreshed nor used for SESSION_REFRESH_INTERVAL, and no young open wizard."""
-        newest_wizard = session.newest_wizard_use()
-        if newest_wizard is not None and now - newest_wizard < self.settings.appointment_session_ttl:
+        if self._young_wizard(session, now):
             return False
         quiet_since = max(session.last_refresh or 0.0, session.last_used)
         return now - quiet_since >= self.settings.session_refresh_interval
@@ -105,9 +135,13 @@ class Refresher:
             with self.registry.acquire(session, "refresh", None, timeout=0, touch=False):
                 # Asked again under the lock: taking it re-read the record, and in a cluster another
                 # instance may have refreshed or used the session since (one refresh per interval).
-                if session.state is SessionState.BUSY and not self._quiet(session, time.time()):
+                now = time.time()
+                if (session.state is SessionState.BUSY and not self._quiet(session, now)
+                        and not self._hook_wants(session, now)):
                     return
                 recovered = self.registry.refresh(session)
+                if self.hook is not None:
+                    self.hook.run(session)
         except (SessionBusy, SessionNotFound, ShuttingDown):
             return  # in use, closed meanwhile or stopping: nothing to do this tick
         except ApiError as exc:

@@ -22,7 +22,8 @@ SESSIONS_NAMESPACE = "sessions"
 #: starts storing secrets must be added here. ``webhooks``: the subscriptions' signing secrets
 #: (emodal/webhooks/subscriptions.py); ``jobs``, ``job_rows``, ``schedules``: a job's input (session
 #: id, credentials, params) and its result rows (emodal/jobs/store.py, schedules.py).
-SEALED_NAMESPACES: tuple[str, ...] = (SECRETS_NAMESPACE, SESSIONS_NAMESPACE, "webhooks", "jobs", "job_rows", "schedules")
+SEALED_NAMESPACES: tuple[str, ...] = (SECRETS_NAMESPACE, SESSIONS_NAMESPACE, "webhooks", "jobs", "job_rows", "schedules",
+                                      "watches")
 
 
 def persistent_secret(store: StateStore, box: SecretBox, name: str) -> str:
