@@ -176,6 +176,8 @@ class Settings(BaseSettings):
     webhook_retry_hours: PositiveInt = 24
     #: Least time between two reads of a container watch (on the session's refresh ticks).
     watch_interval: Seconds = 600
+    #: How long a watch's events stay listed (GET /watches/<id>/events), h.
+    watch_event_retention_hours: PositiveInt = 168
     #: Deliver webhooks to private, loopback, link-local and metadata addresses (tests, on-premises).
     webhook_allow_private: Flag = False
     display_timezone: Annotated[str, AfterValidator(_zone)] = "UTC"

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 def build_watches(settings: Settings, state: ServiceState, runner: Callable[[], OperationRunner],
                   events: EventSink) -> WatchHook:
     """The watch hook over the app's store; ``create_app`` hands it to the refresher."""
-    return WatchHook(WatchStore(state.store, state.box), runner, events, interval=settings.watch_interval)
+    store = WatchStore(state.store, state.box, event_retention=settings.watch_event_retention_hours * 3600)
+    return WatchHook(store, runner, events, interval=settings.watch_interval)
 
 
 __all__ = ["WatchHook", "WatchStore", "build_watches"]

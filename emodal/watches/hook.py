@@ -65,8 +65,9 @@ class WatchHook:
                                    base_url=due[0]["base_url"])
         except Exception as exc:  # noqa: BLE001 - the refresher must go on; the watch says what failed
             log.warning("%s watch pass: grid not read (%s)", session.short_id, getattr(exc, "error_type", exc))
+            error = _error(exc)
             for watch in due:
-                self.store.update(watch["id"], lambda w: {**w, "last_attempt_at": now, "last_error": _error(exc)})
+                self.store.update(watch["id"], lambda w: {**w, "last_attempt_at": now, "last_error": error})
             return
         assert isinstance(grid, dict)
         rows = {row["container_number"]: row for row in grid["containers"]}

@@ -6,7 +6,8 @@ the session id: the refresher's hook finds a session's watches without opening a
 last_error, base_url, seen`` (the last reading per container, see ``watches/diff.py``) and
 ``sealed``: ``{session_id, check_appointments}`` (a full session id is a bearer secret; a check may
 carry a PIN). Events: ``watch_events/<watch id>.<ms>.<seq>`` (in the order emitted), deleted
-with the watch. Both survive restarts; a watch lives until it is deleted.
+with the watch, or ``WATCH_EVENT_RETENTION_HOURS`` after they happened (a watch can run for months;
+its history must not grow without end). Both survive restarts; a watch lives until it is deleted.
 """
 from __future__ import annotations
 
@@ -31,8 +32,10 @@ def new_watch_id(now: float) -> str:
 
 
 class WatchStore:
-    def __init__(self, store: StateStore, box: SecretBox, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: StateStore, box: SecretBox, clock: Callable[[], float] = time.time, *,
+                 event_retention: float = 7 * 86400) -> None:
         self._store, self._box, self._clock = store, box, clock
+        self._event_retention = event_retention
 
     def create(self, tenant: str, session_id: str, fields: list[str], containers: list[str] | str,
                check_appointments: dict[str, Any] | None, *, base_url: str) -> dict[str, Any]:
@@ -71,7 +74,8 @@ class WatchStore:
         """Keyed by time and ``seq`` (the event's place in its pass): events of one millisecond keep
         their order, which event ids alone (time + random) would not."""
         key = f"{watch_id}.{int(event['created_at'] * 1000):013x}.{seq:05d}"
-        self._store.put(EVENTS_NAMESPACE, key, event)
+        # The store expires records on its own (wall) clock, not on the injectable one.
+        self._store.put(EVENTS_NAMESPACE, key, event, expires_at=time.time() + self._event_retention)
 
     def events(self, watch_id: str) -> list[dict[str, Any]]:
         """The watch's events, oldest first."""

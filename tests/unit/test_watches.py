@@ -278,3 +278,13 @@ def test_watch_routes_are_tenant_scoped_and_documented(app: Flask) -> None:
         assert method in paths[path], path
     assert set(paths["/watches"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]) == {
         "session_id", "containers", "fields", "check_appointments"}
+
+
+def test_watch_events_expire_after_their_retention(store: SQLiteStore) -> None:
+    watches = WatchStore(store, SecretBox(new_key()), event_retention=3600)
+    watch = watches.create("tenant-a", "session_1_x", ["lfd"], ["MSCU1234565"], None, base_url="http://h")
+    before = time.time()
+    watches.add_event(watch["id"], {"type": CHANGED, "created_at": before, "data": {}}, 0)
+    (record,) = store.scan("watch_events")
+    assert record.expires_at is not None and before + 3600 <= record.expires_at <= time.time() + 3600
+    assert [e["type"] for e in watches.events(watch["id"])] == [CHANGED]
