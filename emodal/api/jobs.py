@@ -204,6 +204,12 @@ def get_job(job_id: str) -> Response:
 
 @bp.get("/jobs/<job_id>/result")
 def job_result(job_id: str) -> Response:
+    return result_response(job_id)
+
+
+def result_response(job_id: str) -> Response:
+    """The job's rows so far as JSON or, with ``?format=xlsx``, a workbook; the operator console
+    serves the same answer under its cookie sign-in (a browser link cannot send the key header)."""
     wanted = request.args.get("format", "json").lower()
     if wanted not in ("json", "xlsx"):
         raise invalid_field("format", "must be 'json' or 'xlsx'", reason="not_allowed", allowed=["json", "xlsx"])
@@ -313,4 +319,4 @@ register("/schedules/{schedule_id}/resume", "POST", None, "Resume a schedule (ne
 register("/schedules/{schedule_id}", "DELETE", None, "Delete a schedule (its jobs stay).",
          {"success": True, "message": "Schedule sched_6925a1c0a1b2c3d4e5f60718 deleted"})
 
-__all__ = ["PARAMS", "bp", "job_spec", "job_view", "schedule_view"]
+__all__ = ["PARAMS", "bp", "job_spec", "job_view", "result_response", "schedule_view"]

@@ -81,34 +81,50 @@ def _refresher_check(settings: Settings) -> str:
     return "ok" if time.time() - last <= 3 * settings.refresh_check_interval else "error"
 
 
+def session_figures(settings: Settings, stats: dict[str, Any]) -> dict[str, Any]:
+    """The session figures of ``/health`` (capacity, logins, the state store, this instance).
+
+    Why a function of its own: the operator console shows the same figures; reading them here for
+    both keeps the console from ever telling a different story than ``/health``. Registry data
+    only (``stats``), so both answer while every browser is busy."""
+    active = stats.get("active_sessions", 0)
+    return {
+        "active_sessions": active, "max_sessions": settings.max_sessions,
+        "session_capacity": f"{active}/{settings.max_sessions}",
+        "persistent_sessions": stats.get("persistent_sessions", 0),
+        "busy_sessions": stats.get("busy_sessions", 0),
+        "logins_in_progress": stats.get("logins_in_progress", 0),
+        **({"state": stats["state"]} if "state" in stats else {}),
+        "instance": settings.instance_id,
+    }
+
+
+def portal_check(stats: dict[str, Any]) -> dict[str, Any]:
+    """``checks.portal`` of ``/health``: the last login/refresh result (never probed here)."""
+    portal = stats.get("portal") or {}
+    return {"status": portal.get("status", "unknown"), "last_success_at": portal.get("last_success_at")}
+
+
 @bp.route("/health", methods=["GET", "HEAD"])
 def health() -> Response:
     settings = http.settings()
     stats = http.registry().stats()
-    portal = stats.get("portal") or {"status": "unknown", "last_success_at": None}
     grid = _grid(settings)
     checks: dict[str, Any] = {
         "browser": _browser_check(settings, grid),
         "downloads_dir": _downloads_check(settings),
         "refresher": _refresher_check(settings),
-        "portal": {"status": portal.get("status", "unknown"), "last_success_at": portal.get("last_success_at")},
+        "portal": portal_check(stats),
     }
     # The portal entry is information (last login/refresh result), not a check of this process.
     degraded = any(v == "error" for k, v in checks.items() if k != "portal")
     auth: dict[str, Any] = {"mode": "api_key", "required": True}
     if not settings.auth_enabled:
         auth = {"mode": "open", "required": False, "warning": "API authentication is disabled"}
-    active = stats.get("active_sessions", 0)
     return jsonify({
         "success": True, "status": "degraded" if degraded else "healthy", "service": SERVICE_NAME,
-        "version": __version__, "active_sessions": active, "max_sessions": settings.max_sessions,
-        "session_capacity": f"{active}/{settings.max_sessions}",
-        "persistent_sessions": stats.get("persistent_sessions", 0),
-        "busy_sessions": stats.get("busy_sessions", 0),
-        "logins_in_progress": stats.get("logins_in_progress", 0),
+        "version": __version__, **session_figures(settings, stats),
         "timestamp": iso_utc(time.time()), "auth": auth, "checks": checks,
-        **({"state": stats["state"]} if "state" in stats else {}),
-        "instance": settings.instance_id,
         **({"grid": grid} if grid is not None else {}),
     })
 

@@ -100,9 +100,9 @@ class Outbox:
         self._store.put(NAMESPACE, record.key, value, expect_version=record.version,
                         expires_at=self._clock() + RETENTION if finished else None)
 
-    def retry_now(self, tenant: str, delivery_id: str) -> dict[str, Any]:
-        """Make a delivery due at once (console). A finished one (failed, delivered, cancelled)
-        gets exactly one more attempt: its retry window is reset to now."""
+    def retry_now(self, tenant: str | None, delivery_id: str) -> dict[str, Any]:
+        """Make a delivery due at once (console; ``tenant`` None: an admin, any tenant's). A finished
+        one (failed, delivered, cancelled) gets exactly one more attempt: its retry window is reset to now."""
         for _ in range(_CAS_TRIES):
             record = self._own(tenant, delivery_id)
             now = self._clock()
@@ -125,6 +125,14 @@ class Outbox:
         records.sort(key=lambda r: r.value["created_at"], reverse=True)
         return [delivery_view(r.key, r.value) for r in records]
 
+    def unsettled(self, tenant: str | None) -> list[dict[str, Any]]:
+        """Deliveries still pending or given up (``failed``) of ``tenant`` (``None``: every tenant),
+        newest first, each with its ``tenant``: what the operator console lists across webhooks."""
+        records = [r for r in self._store.scan(NAMESPACE) if r.value["status"] in (PENDING, FAILED)
+                   and (tenant is None or r.value["tenant"] == tenant)]
+        records.sort(key=lambda r: r.value["created_at"], reverse=True)
+        return [{**delivery_view(r.key, r.value), "tenant": r.value["tenant"]} for r in records]
+
     def get(self, delivery_id: str) -> Record | None:
         return self._store.get(NAMESPACE, delivery_id)
 
@@ -133,9 +141,9 @@ class Outbox:
         records = [r for r in self._store.scan(NAMESPACE) if is_due(r.value, now)]
         return sorted(records, key=lambda r: r.value["next_attempt_at"])
 
-    def _own(self, tenant: str, delivery_id: str) -> Record:
+    def _own(self, tenant: str | None, delivery_id: str) -> Record:
         record = self._store.get(NAMESPACE, delivery_id)
-        if record is None or record.value["tenant"] != tenant:
+        if record is None or (tenant is not None and record.value["tenant"] != tenant):
             raise NotFound("No such delivery")
         return record
 

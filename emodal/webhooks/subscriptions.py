@@ -77,9 +77,10 @@ class Subscriptions:
         self._store.put(NAMESPACE, subscription.id, value, expect_version=0)
         return subscription, secret
 
-    def list(self, tenant: str) -> list[Subscription]:
+    def list(self, tenant: str | None) -> list[Subscription]:
+        """The tenant's subscriptions, oldest first (``None``: every tenant's, for the operator console)."""
         subscriptions = [_subscription(r.key, r.value) for r in self._store.scan(NAMESPACE)]
-        return sorted((s for s in subscriptions if s.tenant == tenant), key=lambda s: s.created_at)
+        return sorted((s for s in subscriptions if tenant is None or s.tenant == tenant), key=lambda s: s.created_at)
 
     def get(self, tenant: str, subscription_id: str) -> Subscription:
         subscription = self.find(subscription_id)

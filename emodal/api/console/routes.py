@@ -1,8 +1,9 @@
 """``/console``: the operator console's pages and actions (server-rendered HTML, issue 14).
 
 Why HTML routes next to a JSON API: an operator wants one URL that shows every session of their
-key, what it does and what its browser last saw, and can close a stuck one, without another tool.
-The pages read registry data and the session folders only (never a browser); a little plain
+key, what it does and what its browser last saw, its jobs and failing webhooks, and can close a
+stuck session, cancel a job or retry a delivery, without another tool. The pages read registry
+data, the session folders and the jobs/webhooks records only (never a browser); a little plain
 JavaScript (static/console.js) re-fetches the page every few seconds and swaps the parts marked
 ``data-live``. Errors are still raised as ``emodal.errors`` classes; this blueprint renders them
 as an HTML page instead of the JSON envelope.
@@ -15,10 +16,13 @@ from typing import Any
 
 from flask import (Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for)
 
-from emodal.api import files, http
+from emodal.api import files, http, jobs as jobs_api, ops
 from emodal.api.auth import OPEN_TENANT, scope_tenant
 from emodal.api.console import signin, views
 from emodal.errors import ApiError, NotFound, SessionNotFound
+from emodal.jobs import Jobs
+from emodal.jobs.store import CANCELLED, FINISHED
+from emodal.webhooks.runtime import Webhooks
 
 log = logging.getLogger("emodal.console")
 
@@ -41,14 +45,13 @@ FILES_PREFIX = "/console/files/"
 
 @dataclass(frozen=True)
 class Tab:
-    """A console page in the navigation; ``endpoint`` None shows the tab as "not available yet"."""
+    """A console page in the navigation."""
 
     label: str
-    endpoint: str | None
+    endpoint: str
 
 
-#: Tab order. Jobs and webhooks arrive with the jobs issue: giving them an endpoint enables them.
-TABS = (Tab("Sessions", "console.index"), Tab("Jobs", None), Tab("Webhooks", None))
+TABS = (Tab("Sessions", "console.index"), Tab("Jobs", "console.jobs"), Tab("Webhooks", "console.webhooks"))
 
 
 # --- sign-in, CSRF and headers for every console request ---------------------------------------------
@@ -101,7 +104,8 @@ def index() -> str:
     settings = http.settings()
     owner = _admin_view()
     rows = [_row(s, settings, owner) for s in http.registry().list(scope_tenant())]
-    return _render("console/sessions.html", rows=rows, owner=owner, figures=_figures(), active_tab="console.index")
+    return _render("console/sessions.html", rows=rows, owner=owner, figures=_figures(),
+                   active_tab="console.index")
 
 
 @bp.get("/sessions/<session_id>")
@@ -125,6 +129,56 @@ def close_session(session_id: str) -> Response:
     log.info("%s closed from the console (tenant %s)", session.short_id, g.tenant)
     flash(f"Closed the session of {session.username} ({session.short_id}).")
     return redirect(url_for("console.index"), 303)
+
+
+@bp.get("/jobs")
+def jobs() -> str:
+    owner = _admin_view()
+    runtime = _jobs()
+    active, recent, older = views.jobs_overview(runtime.service.list(scope_tenant()), owner=owner)
+    schedules = views.schedule_rows(runtime.schedules.all(scope_tenant()), owner=owner)
+    return _render("console/jobs.html", active=active, recent=recent, older=older, schedules=schedules,
+                   owner=owner, figures=_figures(), active_tab="console.jobs")
+
+
+@bp.post("/jobs/<job_id>/cancel")
+def cancel_job(job_id: str) -> Response:
+    service = _jobs().service
+    before = service.get(scope_tenant(), job_id)["status"]
+    job = service.cancel(scope_tenant(), job_id)  # a finished job is left as it is
+    if before in FINISHED or job["status"] != CANCELLED:
+        flash(f"Job {job_id} had already {job['status']}: nothing to cancel.")
+    else:
+        log.info("job %s cancelled from the console (tenant %s)", job_id, g.tenant)
+        flash(f"Cancelled job {job_id} ({job['kind']}); an item in progress finishes first.")
+    return redirect(url_for("console.jobs"), 303)
+
+
+@bp.get("/jobs/<job_id>/result")
+def job_result(job_id: str) -> Response:
+    """A job's rows (JSON, or ``?format=xlsx``) under the cookie sign-in, as ``/jobs/<id>/result`` answers."""
+    return jobs_api.result_response(job_id)
+
+
+@bp.get("/webhooks")
+def webhooks() -> str:
+    owner = _admin_view()
+    runtime = _webhooks()
+    subscriptions = runtime.subscriptions.list(scope_tenant())
+    unsettled = runtime.outbox.unsettled(scope_tenant())
+    return _render("console/webhooks.html", owner=owner, figures=_figures(), active_tab="console.webhooks",
+                   subscriptions=views.webhook_rows(subscriptions, unsettled, owner=owner),
+                   deliveries=views.delivery_rows(unsettled, {s.id: s.url for s in subscriptions}, owner=owner))
+
+
+@bp.post("/webhooks/deliveries/<delivery_id>/retry")
+def retry_delivery(delivery_id: str) -> Response:
+    runtime = _webhooks()
+    delivery = runtime.outbox.retry_now(scope_tenant(), delivery_id)
+    runtime.worker.wake()
+    log.info("webhook delivery of event %s retried from the console (tenant %s)", delivery["event_id"], g.tenant)
+    flash(f"Retrying the {delivery['event_type']} delivery now (attempt {delivery['attempts'] + 1}).")
+    return redirect(url_for("console.webhooks"), 303)
 
 
 @bp.get("/files/<path:subpath>")
@@ -167,6 +221,14 @@ def _row(session: Any, settings: Any, owner: bool) -> dict[str, Any]:
 
 
 def _figures() -> list[views.Figure]:
-    state = current_app.extensions.get("emodal_state")
-    backend = getattr(getattr(state, "store", None), "backend", None)
-    return views.health_figures(http.registry().stats(), http.settings().max_sessions, backend)
+    """The health figures every page shows: what /health reports, read the same way."""
+    stats = http.registry().stats()
+    return views.health_figures(ops.session_figures(http.settings(), stats), ops.portal_check(stats))
+
+
+def _jobs() -> Jobs:
+    return current_app.extensions["emodal_jobs"]
+
+
+def _webhooks() -> Webhooks:
+    return current_app.extensions["emodal_webhooks"]

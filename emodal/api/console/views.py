@@ -11,13 +11,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from emodal.sessions.session import iso_utc
+from emodal.jobs.store import QUEUED, RUNNING
+from emodal.timefmt import iso_utc
 
 #: Screenshot thumbnails on a session's page (newest first).
 SCREENSHOTS_SHOWN = 12
 #: Files listed on a session's page (newest first).
 FILES_SHOWN = 50
 SCREENSHOTS_DIR = "screenshots"
+#: Finished jobs listed on the jobs page (newest first); queued and running ones are all listed.
+RECENT_JOBS_SHOWN = 30
+ACTIVE_JOB_STATUSES = frozenset({QUEUED, RUNNING})
 #: ``<YYYYmmdd>_<HHMMSS>_<ffffff>_<tag>.png`` (emodal.browser.screenshots.screenshot_path).
 _STAMP_PARTS = 3
 
@@ -110,18 +114,85 @@ def operations(history: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             for op in history]
 
 
-def health_figures(stats: dict[str, Any], max_sessions: int, store_backend: str | None) -> list[Figure]:
-    """The /health numbers an operator looks at first: capacity, logins, busy browsers, portal, store."""
-    active = int(stats.get("active_sessions", 0))
-    logins = int(stats.get("logins_in_progress", 0))
-    portal = (stats.get("portal") or {}).get("status", "unknown")
+def health_figures(figures: dict[str, Any], portal: dict[str, Any]) -> list[Figure]:
+    """The /health numbers an operator looks at first, from what /health itself reports
+    (``emodal.api.ops.session_figures`` and ``portal_check``): capacity, logins, busy browsers,
+    portal, state store, and which instance answered (several share one store in a cluster)."""
+    active, most = int(figures["active_sessions"]), int(figures["max_sessions"])
+    logins = int(figures["logins_in_progress"])
     used = active + logins  # logins in progress hold a slot too (API_SPEC 3.8)
-    capacity_tone = "bad" if used >= max_sessions else "warn" if used >= 0.8 * max_sessions else "ok"
-    return [
-        Figure("capacity", "Capacity used", f"{active} / {max_sessions}", capacity_tone),
+    capacity_tone = "bad" if used >= most else "warn" if used >= 0.8 * most else "ok"
+    status = portal.get("status", "unknown")
+    shown = [
+        Figure("capacity", "Capacity used", f"{active} / {most}", capacity_tone),
         Figure("logins", "Logins in progress", str(logins), "warn" if logins else ""),
-        Figure("busy", "Busy sessions", str(stats.get("busy_sessions", 0))),
-        Figure("keep-alive", "Keep-alive sessions", str(stats.get("persistent_sessions", 0))),
-        Figure("portal", "Portal", portal, {"ok": "ok", "error": "bad"}.get(portal, "")),
-        Figure("store", "State store", store_backend or "memory only"),
+        Figure("busy", "Busy sessions", str(figures["busy_sessions"])),
+        Figure("keep-alive", "Keep-alive sessions", str(figures["persistent_sessions"])),
+        Figure("portal", "Portal", status, {"ok": "ok", "error": "bad"}.get(status, "")),
+        Figure("store", "State store", (figures.get("state") or {}).get("backend") or "memory only"),
     ]
+    if figures.get("instance"):
+        shown.append(Figure("instance", "Instance", str(figures["instance"])))
+    return shown
+
+
+# --- jobs and schedules ------------------------------------------------------------------------------
+def job_row(job: dict[str, Any], *, owner: bool) -> dict[str, Any]:
+    """A job record as the jobs page shows it: ISO times, progress as numbers and a percentage
+    (``None`` while the job is not planned yet: the bar is then indeterminate)."""
+    progress = job["progress"]
+    done, total = int(progress["done"]), progress["total"]
+    return {"id": job["id"], "kind": job["kind"], "status": job["status"],
+            "owner": job["tenant"] if owner else None, "active": job["status"] in ACTIVE_JOB_STATUSES,
+            "created_at": iso_utc(job["created_at"]), "started_at": iso_utc(job["started_at"]),
+            "finished_at": iso_utc(job["finished_at"]), "done": done, "total": total,
+            "percent": None if not total else round(100 * done / total), "current": progress["current"],
+            "error": job["error"], "schedule_id": job.get("schedule_id")}
+
+
+def jobs_overview(jobs: Iterable[dict[str, Any]], *, owner: bool, recent: int = RECENT_JOBS_SHOWN
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """``jobs`` (newest first) split into the queued or running ones (all of them), the newest
+    ``recent`` finished ones, and how many older finished ones are not shown."""
+    rows = [job_row(job, owner=owner) for job in jobs]
+    active = [row for row in rows if row["active"]]
+    finished = [row for row in rows if not row["active"]]
+    return active, finished[:recent], max(0, len(finished) - recent)
+
+
+def schedule_row(schedule: dict[str, Any], *, owner: bool) -> dict[str, Any]:
+    """A schedule with its timing as one text (``every 30m`` or ``cron 0 6 * * 1-5 (Europe/Berlin)``);
+    a paused schedule has no next run."""
+    timing = f"every {schedule['every']}" if schedule["every"] else f"cron {schedule['cron']} ({schedule['timezone']})"
+    return {"id": schedule["id"], "kind": schedule["kind"], "timing": timing, "paused": schedule["paused"],
+            "paused_reason": schedule["paused_reason"], "owner": schedule["tenant"] if owner else None,
+            "next_run": None if schedule["paused"] else iso_utc(schedule["next_run"]),
+            "last_run_at": iso_utc(schedule["last_run_at"]), "last_job_id": schedule["last_job_id"],
+            "runs": schedule["runs"]}
+
+
+def schedule_rows(schedules: Iterable[dict[str, Any]], *, owner: bool) -> list[dict[str, Any]]:
+    """Running schedules first, the next due first; paused ones after them."""
+    ordered = sorted(schedules, key=lambda s: (s["paused"], s["next_run"] or 0.0))
+    return [schedule_row(s, owner=owner) for s in ordered]
+
+
+# --- webhooks ----------------------------------------------------------------------------------------
+def webhook_rows(subscriptions: Iterable[Any], deliveries: list[dict[str, Any]], *, owner: bool
+                 ) -> list[dict[str, Any]]:
+    """Subscriptions (``Subscription.view()``: never the secret) with how many of their
+    deliveries are pending or failed."""
+    open_count: dict[str, int] = {}
+    for delivery in deliveries:
+        open_count[delivery["subscription_id"]] = open_count.get(delivery["subscription_id"], 0) + 1
+    return [{**s.view(), "created_at": iso_utc(s.created_at), "owner": s.tenant if owner else None,
+             "unsettled": open_count.get(s.id, 0)} for s in subscriptions]
+
+
+def delivery_rows(deliveries: Iterable[dict[str, Any]], urls: dict[str, str], *, owner: bool
+                  ) -> list[dict[str, Any]]:
+    """Pending or failed deliveries (``Outbox.unsettled``) with their webhook's URL (``None``
+    once the webhook was deleted) and ISO times."""
+    times = ("created_at", "last_attempt_at", "next_retry_at", "give_up_at")
+    return [{**d, **{k: iso_utc(d[k]) for k in times}, "url": urls.get(d["subscription_id"]),
+             "owner": d["tenant"] if owner else None} for d in deliveries]
