@@ -175,7 +175,8 @@ def test_sigterm_restart_get_session_returns_the_old_id_and_the_file_holds_no_se
     assert "/check_appointments" in lost.json()["error"]
 
     state_dir = tmp_path / "downloads" / ".state"
-    secrets = {PASSWORDS["asmith"], SOLVER_KEY, sid, sid.rsplit("_", 1)[1]} | cookie_values(state_dir)
+    token = sid.split("_", 2)[2]  # session_<seconds>_<token_urlsafe>: the token itself may contain "_"
+    secrets = {PASSWORDS["asmith"], SOLVER_KEY, sid, token} | cookie_values(state_dir)
     assert len(secrets) > 4  # the portal's AuthCookie and idsrv.session were stored
     copied = b"".join(p.read_bytes() for p in state_dir.glob("state.db*"))  # state.db, -wal, -shm
     assert b"asmith" in copied                   # the copy is the real thing ...
