@@ -19,7 +19,7 @@ from standardwebhooks import Webhook
 
 from emodal.app import shutdown
 from emodal.api.auth import tenant_id
-from emodal.errors import CaptchaZeroBalance, InvalidCredentials, SessionNotFound
+from emodal.errors import CaptchaKeyInvalid, CaptchaZeroBalance, InvalidCredentials, SessionNotFound
 from emodal.sessions import Refresher
 from emodal.sessions.session import SessionState
 from tests.unit.fake_registry import FakeSession
@@ -184,22 +184,27 @@ def test_a_session_entering_needs_attention_is_reported_once(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("path", ["refresh", "operation"])
-def test_a_password_refused_on_relogin_closes_the_session_and_is_reported(tmp_path: Path, path: str) -> None:
-    """The password changed: the re-login of a refresh, or of a request's (or a job item's) probe,
-    gets ``invalid_credentials``; the session is closed (API_SPEC 3.6) and the dispatcher told."""
+@pytest.mark.parametrize("error", [InvalidCredentials, CaptchaKeyInvalid])
+def test_a_relogin_refused_for_good_is_reported_on_every_path(tmp_path: Path, path: str, error: type[Exception]) -> None:
+    """The re-login of a refresh, or of a request's (or a job item's) probe, is refused: a changed
+    password (``invalid_credentials``: the session is closed, API_SPEC 3.6) or a refused captcha key
+    (``needs_attention``). Either way ``on_attention`` is told once, whichever path re-logged in."""
     registry, flow = make_registry(tmp_path, refresh_check_interval=10, session_refresh_interval=1)
     told: list[Any] = []
     registry.on_attention = told.append
     session, _ = registry.resolve("t", None, JDOE, keep_alive=True, promote=False)
     session.state = SessionState.LOGGED_OUT
-    flow.error = InvalidCredentials()
+    flow.error = error()
     if path == "refresh":
         Refresher(registry, registry.settings).tick()
     else:
-        with registry.acquire(session, "/jobs/info_bulk", "job_1-1"), pytest.raises(InvalidCredentials):
+        with registry.acquire(session, "/jobs/info_bulk", "job_1-1"), pytest.raises(error):
             registry.ensure_healthy(session)
-    assert told == [session] and session.attention_error is InvalidCredentials
-    assert registry.get("t", session.session_id) is None and session.state is SessionState.CLOSING
+    assert told == [session] and session.attention_error is error
+    if error is InvalidCredentials:
+        assert registry.get("t", session.session_id) is None and session.state is SessionState.CLOSING
+    else:
+        assert registry.get("t", session.session_id) is session and session.state is SessionState.NEEDS_ATTENTION
 
 
 def test_needs_attention_reaches_the_receiver_without_the_full_session_id(app: Flask, receiver: Receiver) -> None:
