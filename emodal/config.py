@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     bulk_max_containers: PositiveInt = 200
     #: Background job threads (emodal/jobs): jobs run at most this many at a time.
     job_workers: PositiveInt = 2
+    #: Seconds between two scans of the state store for jobs no worker runs (created on another
+    #: instance, or orphaned by a killed one once its lease ran out).
+    job_scan_interval: Seconds = 15
     #: How long a finished job (record and result rows) stays readable, h.
     job_retention_hours: PositiveInt = 168
     idempotency_ttl: Seconds = 86400

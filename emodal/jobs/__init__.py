@@ -50,7 +50,8 @@ def build_jobs(settings: Settings, state: ServiceState, registry: Registry,
     """Wire the jobs runtime over the app's store; ``events`` defaults to the store-backed sink."""
     sink = events if events is not None else StoreEventSink(state.store)
     service = JobService(JobStore(state.store, state.box, retention_s=settings.job_retention_hours * 3600),
-                         runner, sink, workers=settings.job_workers, display_timezone=settings.display_timezone)
+                         runner, sink, workers=settings.job_workers, display_timezone=settings.display_timezone,
+                         instance_id=settings.instance_id or "local", scan_interval=settings.job_scan_interval)
     schedules = ScheduleStore(state.store, state.box)
     return Jobs(service, schedules, Scheduler(schedules, service, registry, sink), sink)
 

@@ -15,6 +15,10 @@ one token holds the input). Row records are sealed whole: they carry screenshot 
 names the session.
 
 A finished job (record and rows) expires ``JOB_RETENTION_HOURS`` after it finished.
+
+Who runs a job: the holder of the store lease ``job:<id>`` (:meth:`JobStore.hold`), taken for the
+whole run and renewed meanwhile, so of several workers or API instances sharing the store one
+runs it; a killed holder's lease runs out within :data:`LEASE_TTL_S` and the job is free again.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from emodal.operations.runner import SessionRef
 from emodal.sessions.credentials import Credentials
 from emodal.state.crypto import SecretBox
 from emodal.state.errors import VersionConflict
+from emodal.state.lease import HeldLease, take_lease
 from emodal.state.sealed import SEALED
 from emodal.state.store import StateStore
 
@@ -36,6 +41,8 @@ ROWS_NAMESPACE = "job_rows"
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 FINISHED = frozenset({SUCCEEDED, FAILED, CANCELLED})
+#: Life of a job's lease after its last renewal, s: how long a killed instance keeps its jobs waiting.
+LEASE_TTL_S = 30.0
 #: Compare-and-set rounds before an update gives up (two writers at most: worker and DELETE).
 _CAS_TRIES = 10
 #: ``change(value) -> new value or None`` of a compare-and-set update.
@@ -111,6 +118,11 @@ class JobStore:
     def now(self) -> float:
         return self._clock()
 
+    def hold(self, job_id: str, owner: str) -> HeldLease | None:
+        """The job's lease (one try), renewed until released; ``None`` while another worker, of
+        this instance or another, holds it."""
+        return take_lease(self._store, f"job:{job_id}", owner, LEASE_TTL_S, 0)
+
     # --- rows ------------------------------------------------------------------------------------
     def put_rows(self, job_id: str, index: int, rows: list[dict[str, Any]]) -> None:
         """The rows of item ``index`` (written again when the item ran again: never twice)."""
@@ -154,5 +166,5 @@ def _row_key(job_id: str, index: int) -> str:
     return f"{job_id}.{index:06d}"
 
 
-__all__ = ["CANCELLED", "FAILED", "FINISHED", "NAMESPACE", "QUEUED", "ROWS_NAMESPACE", "RUNNING", "STATUSES",
+__all__ = ["CANCELLED", "FAILED", "FINISHED", "LEASE_TTL_S", "NAMESPACE", "QUEUED", "ROWS_NAMESPACE", "RUNNING", "STATUSES",
            "SUCCEEDED", "Change", "JobSpec", "JobStore", "cas_update"]

@@ -554,15 +554,14 @@ class SessionRegistry:
             with self._lock:
                 self._remove_locked(session)
             self._dispose(session, "invalid credentials on re-login")
+            self._tell_attention(session, InvalidCredentials)  # closed, but the dispatcher must know why
             raise
         except (CaptchaKeyInvalid, CaptchaZeroBalance) as exc:
             session.state = SessionState.NEEDS_ATTENTION
-            session.attention_error = type(exc)
             session.record_error(exc.error_type)
             log.warning("%s needs attention: %s on re-login; no automatic re-login until a request "
                         "brings another captcha key", session.short_id, exc.error_type)
-            if self.on_attention is not None:
-                self.on_attention(session)
+            self._tell_attention(session, type(exc))
             raise
         except ApiError as exc:
             session.state = SessionState.LOGGED_OUT
@@ -576,6 +575,14 @@ class SessionRegistry:
         self.stats_book.count("recoveries")
         log.info("%s re-established (login %d)", session.short_id, session.login_count)
         self._persist(session, snapshot=True)
+
+    def _tell_attention(self, session: BrowserSession, error: type[ApiError]) -> None:
+        """A re-login was refused for good (captcha key: ``needs_attention``; password: closed):
+        remember why and tell ``on_attention``. Every re-login (refresher, a request's or a job
+        item's probe, a restore) goes through :meth:`relogin`, so this is the one place."""
+        session.attention_error = error
+        if self.on_attention is not None:
+            self.on_attention(session)
 
     def _rebuildable(self, session: BrowserSession) -> bool:
         """Cluster: the session's Grid browser is gone and its snapshot can rebuild it (no login)."""

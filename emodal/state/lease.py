@@ -46,15 +46,25 @@ class HeldLease:
 
     def _renew(self) -> None:
         while not self._stop.wait(self.ttl / 3):
-            try:
-                if self.store.renew_lease(self.name, self.owner, self.ttl):
-                    continue
-                log.error("lease %s ran out before it was renewed: exclusive use lost", self.name)
-            except StateError as exc:
-                log.error("lease %s not renewed (%s): exclusive use may be lost", self.name, exc)
-                continue  # the store may answer again before the ttl ends
-            self.lost.set()
-            return
+            if not self.confirm():
+                return
+
+    def confirm(self) -> bool:
+        """Renew now and tell whether the lease is still this holder's. The renewer notices a lost
+        lease up to ``ttl / 3`` late; a holder about to make a write only the holder may make
+        (a job's result rows) asks first. A store that does not answer counts as held: the
+        write that follows would meet the same store."""
+        if self.lost.is_set():
+            return False
+        try:
+            if self.store.renew_lease(self.name, self.owner, self.ttl):
+                return True
+        except StateError as exc:
+            log.error("lease %s not renewed (%s): exclusive use may be lost", self.name, exc)
+            return True  # the store may answer again before the ttl ends
+        log.error("lease %s ran out before it was renewed: exclusive use lost", self.name)
+        self.lost.set()
+        return False
 
     def release(self) -> None:
         """Stop renewing and give the lease back (a lease that ran out is simply gone). Idempotent."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from emodal.jobs.events import StoreEventSink, emit_safely
+from emodal.sessions.session import SessionState
 from emodal.webhooks.guard import AddressGuard
 from emodal.webhooks.outbox import Outbox
 from emodal.webhooks.sender import Sender
@@ -57,11 +58,13 @@ class Webhooks:
         self.worker.stop()
 
     def session_needs_attention(self, session: BrowserSession) -> None:
-        """Registry callback: a session can no longer log in by itself (captcha key invalid or out of
-        funds). The event names the session by its short id: the delivery body is stored in clear
-        and a full session id is a bearer secret."""
+        """Registry callback: a session can no longer log in by itself: its captcha key was refused
+        (invalid, out of funds: state ``needs_attention``) or its password was (the session is
+        closed: state ``closed``). The event names the session by its short id: the delivery body
+        is stored in clear and a full session id is a bearer secret."""
+        state = "closed" if session.state is SessionState.CLOSING else "needs_attention"
         emit_safely(self.events, session.tenant, SESSION_NEEDS_ATTENTION, {
-            "session": session.short_id, "username": session.username, "state": "needs_attention",
+            "session": session.short_id, "username": session.username, "state": state,
             "error_type": getattr(session.attention_error, "error_type", None)})
 
 

@@ -12,7 +12,9 @@ sandbox portal. One layout serves the whole module; the tests run in order and b
    oracle holds it once;
 4. a Grid node killed: its sessions come back on the other node under the same ids
    (``session_recovered: true``), from their stored portal login;
-5. the Grid full: a new login answers 503 ``capacity_exhausted`` at once, from the hub's ``/status``.
+5. the Grid full: a new login answers 503 ``capacity_exhausted`` at once, from the hub's ``/status``;
+6. a job created on a third instance C, C killed with ``kill -9`` mid-job: B (its scan, once the
+   job's lease ran out) resumes it and finishes it with every row once.
 """
 from __future__ import annotations
 
@@ -48,6 +50,9 @@ class Layout:
     processes: dict[str, Any]
     a: Client
     b: Client
+    #: What started the instances, to start another one.
+    work: Any
+    env: dict[str, str]
     #: Session ids by username, as the tests create them.
     ids: dict[str, str] = field(default_factory=dict)
 
@@ -62,11 +67,13 @@ def layout(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
            **cluster_script.sandbox_environment(sandbox.base_url),
            "EMODAL_API_KEYS": f"{KEY},{OTHER_KEY}", "MAX_SESSIONS": "4", "SERVER_THREADS": "8",
            "MAX_CONCURRENT_LOGINS": "2", "CAPTCHA_POLL_INTERVAL": "0.3", "LOGIN_TIMEOUT": "90",
-           "CAPTCHA_TIMEOUT": "60", "SHUTDOWN_GRACE": "5", "REFRESH_CHECK_INTERVAL": "5"}
+           "CAPTCHA_TIMEOUT": "60", "SHUTDOWN_GRACE": "5", "REFRESH_CHECK_INTERVAL": "5",
+           "JOB_SCAN_INTERVAL": "2"}
     try:
         for name in ("api-a", "api-b"):
             processes[name] = cluster_script.start_api(work, name, env)
-        yield Layout(cluster, processes, *(Client(p.url, {"X-API-Key": KEY}) for p in processes.values()))
+        yield Layout(cluster, processes, *(Client(p.url, {"X-API-Key": KEY}) for p in processes.values()),
+                     work=work, env=env)
     finally:
         for process in processes.values():
             process.stop()
@@ -226,3 +233,30 @@ def test_a_full_grid_answers_capacity_exhausted_at_once(layout: Layout, sandbox:
     assert response.status_code == 503 and response.json()["error_type"] == "capacity_exhausted", response.text
     assert "none free" in response.json()["details"] and response.headers["Retry-After"]
     assert solver_tasks(sandbox) == solved
+
+
+def test_a_job_whose_instance_is_killed_mid_job_finishes_on_another_with_every_row_once(
+        layout: Layout, sandbox: Any) -> None:
+    jdoe = layout.ids["jdoe"]
+    exports = [row["number"] for row in sandbox.admin.get("accounts/jdoe/containers")["containers"]
+               if row["trade_type"] == "EXPORT"][:5]
+    c = layout.processes["api-c"] = cluster_script.start_api(layout.work, "api-c", layout.env)
+    on_c = Client(c.url, {"X-API-Key": KEY})
+    created = on_c.post("/jobs", json={"kind": "info_bulk", "session_id": jdoe,
+                                       "params": {"export_containers": exports}})
+    assert created.status_code == 202, created.text
+    job_id = created.json()["job_id"]
+    eventually(lambda: on_c.get(f"/jobs/{job_id}").json()["progress"]["done"] >= 1, 180, "a first item stored")
+    assert f"job {job_id} progress 1/" in c.log_tail(400)  # by C's worker (the lease was free, C was first)
+    c.kill()  # mid-job: its lease on the job (and on jdoe's browser) runs out, nobody releases it
+    assert layout.b.get(f"/jobs/{job_id}").json()["status"] == "running"
+
+    done = eventually(lambda: (body := layout.b.get(f"/jobs/{job_id}").json())["status"] not in ("queued", "running")
+                      and body, 240, "B to finish the job")
+    assert done["status"] == "succeeded" and done["progress"]["done"] == len(exports), done
+    rows = ok(layout.b.get(f"/jobs/{job_id}/result"))["rows"]
+    assert [r["container_id"] for r in rows] == exports  # complete, each once, in order
+    truth = {row["number"]: row["booking_number"] for row in sandbox.admin.get("accounts/jdoe/containers")["containers"]}
+    assert all(r["success"] for r in rows), [(r.get("error_type"), r.get("error")) for r in rows]
+    assert [r["booking_number"] for r in rows] == [truth[n] for n in exports]
+    assert "resuming after item" in layout.processes["api-b"].log_tail(400)

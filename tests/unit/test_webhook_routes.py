@@ -19,7 +19,7 @@ from standardwebhooks import Webhook
 
 from emodal.app import shutdown
 from emodal.api.auth import tenant_id
-from emodal.errors import CaptchaZeroBalance, SessionNotFound
+from emodal.errors import CaptchaKeyInvalid, CaptchaZeroBalance, InvalidCredentials, SessionNotFound
 from emodal.sessions import Refresher
 from emodal.sessions.session import SessionState
 from tests.unit.fake_registry import FakeSession
@@ -183,10 +183,35 @@ def test_a_session_entering_needs_attention_is_reported_once(tmp_path: Path) -> 
     assert told == [session]  # parked: no new re-login, no new event
 
 
+@pytest.mark.parametrize("path", ["refresh", "operation"])
+@pytest.mark.parametrize("error", [InvalidCredentials, CaptchaKeyInvalid])
+def test_a_relogin_refused_for_good_is_reported_on_every_path(tmp_path: Path, path: str, error: type[Exception]) -> None:
+    """The re-login of a refresh, or of a request's (or a job item's) probe, is refused: a changed
+    password (``invalid_credentials``: the session is closed, API_SPEC 3.6) or a refused captcha key
+    (``needs_attention``). Either way ``on_attention`` is told once, whichever path re-logged in."""
+    registry, flow = make_registry(tmp_path, refresh_check_interval=10, session_refresh_interval=1)
+    told: list[Any] = []
+    registry.on_attention = told.append
+    session, _ = registry.resolve("t", None, JDOE, keep_alive=True, promote=False)
+    session.state = SessionState.LOGGED_OUT
+    flow.error = error()
+    if path == "refresh":
+        Refresher(registry, registry.settings).tick()
+    else:
+        with registry.acquire(session, "/jobs/info_bulk", "job_1-1"), pytest.raises(error):
+            registry.ensure_healthy(session)
+    assert told == [session] and session.attention_error is error
+    if error is InvalidCredentials:
+        assert registry.get("t", session.session_id) is None and session.state is SessionState.CLOSING
+    else:
+        assert registry.get("t", session.session_id) is session and session.state is SessionState.NEEDS_ATTENTION
+
+
 def test_needs_attention_reaches_the_receiver_without_the_full_session_id(app: Flask, receiver: Receiver) -> None:
     created = _create(app, receiver.url, ["session.needs_attention"])
     session = FakeSession(SID, tenant_id(MY_KEY))
     session.attention_error = CaptchaZeroBalance  # type: ignore[attr-defined]
+    session.state = SessionState.NEEDS_ATTENTION  # type: ignore[attr-defined]
     app.extensions["emodal_webhooks"].session_needs_attention(session)
     assert receiver.wait_for(1)
     payload = _verified(receiver, 0, created["secret"])
@@ -194,3 +219,9 @@ def test_needs_attention_reaches_the_receiver_without_the_full_session_id(app: F
     assert payload["data"] == {"session": session.short_id, "username": "jdoe", "state": "needs_attention",
                                "error_type": "captcha_zero_balance"}
     assert SID not in receiver.received[0].body.decode()
+    session.attention_error = InvalidCredentials  # type: ignore[attr-defined]
+    session.state = SessionState.CLOSING  # type: ignore[attr-defined] - a refused password closes the session
+    app.extensions["emodal_webhooks"].session_needs_attention(session)
+    assert receiver.wait_for(2)
+    assert _verified(receiver, 1, created["secret"])["data"] == {
+        "session": session.short_id, "username": "jdoe", "state": "closed", "error_type": "invalid_credentials"}
