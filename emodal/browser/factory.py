@@ -213,6 +213,10 @@ class BrowserFactory:
         one that is starting), else a fresh :meth:`create`. Raises what :meth:`create` raises."""
         return self.spares.take(timeout) or self.create()
 
+    def refill_spares(self) -> None:
+        """A login that called :meth:`take` has ended: start the spares it used up (when kept)."""
+        self.spares.refill()
+
     def create(self) -> BrowserHandle:
         """A new browser with a fresh temporary profile and download folder.
 

@@ -4,7 +4,9 @@ Why: starting ChromeDriver + Chromium takes 1-2.4 s (more on a loaded machine), 
 sandbox's whole captcha solve, and a new login cannot begin before it has a browser
 (docs/PERFORMANCE.md). A spare is an ordinary browser of the factory (recorded in the browser
 ledger, so reaped after a kill like any other, closed at shutdown), kept blank until a login
-takes it; the replacement starts at once, in the background.
+takes it; the replacement starts in the background once that login has ended (:meth:`refill`):
+started at once, it competed for the CPU with the login's own page loads and made back-to-back
+logins slower on a 2-core machine (docs/PERFORMANCE.md).
 
 Rules this component keeps:
 
@@ -12,7 +14,7 @@ Rules this component keeps:
   the login starts its own browser (``None`` from :meth:`SparePool.take`), never a dead spare;
 - starts run one at a time on the pool's own thread (two Chromium starts at once only slow each
   other on a small machine), and a start that fails is logged and counted, not retried in a loop:
-  the next :meth:`SparePool.take` starts another;
+  the next :meth:`SparePool.refill` starts another;
 - a spare belongs to no session: the orphan reaper must not take it for one (:meth:`handles`).
 
 No sleeps: the waits are on the start's ``Future``.
@@ -74,14 +76,18 @@ class SparePool(Generic[H]):
                 self._pending.append(self._executor.submit(self._start_one))
                 self.counts["started"] += 1
 
+    def refill(self) -> None:
+        """After a login: replace the spares taken, if spares are kept at all (:meth:`fill` ran)."""
+        with self._lock:
+            filling = self._filling
+        if filling:
+            self.fill()
+
     def take(self, timeout: float) -> H | None:
         """A live spare, waiting up to ``timeout`` s for one still starting; ``None`` when there is
-        none (the caller starts its own browser). A replacement starts in the background."""
+        none (the caller starts its own browser). The caller :meth:`refill`\ s when its login ends."""
         with self._lock:
             future = self._pending.popleft() if self._pending else None
-            refill = self._filling
-        if refill:
-            self.fill()
         if future is None:
             self._count("missed")
             return None

@@ -107,6 +107,8 @@ class LoginFlow:
             raise
         finally:
             self._save_hints()
+            if own:
+                self.factory.refill_spares()  # now, not during the login: both would share the CPU
         log.info("login of %s succeeded in %.1f s", credentials.username, time.monotonic() - started)
         return browser
 

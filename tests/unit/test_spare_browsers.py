@@ -70,9 +70,11 @@ def test_a_login_takes_the_spare_and_a_replacement_starts(pool: SparePool[FakeHa
     first = pool.take(timeout=5)
     assert first is starter.made[0] and not first.closed
     assert first.created_at > 0                      # aged as a login's browser from the take on
-    second = pool.take(timeout=5)                    # the replacement, started after the first take
+    assert pool.take(timeout=5) is None              # not replaced while that login runs ...
+    pool.refill()                                    # ... but once it has ended
+    second = pool.take(timeout=5)
     assert second is starter.made[1]
-    assert pool.counts["taken"] == 2 and pool.counts["started"] == 3
+    assert pool.counts["taken"] == 2 and pool.counts["started"] == 2
 
 
 def test_a_ready_spare_is_listed_for_the_reaper_to_leave_alone(pool: SparePool[FakeHandle],
@@ -81,6 +83,7 @@ def test_a_ready_spare_is_listed_for_the_reaper_to_leave_alone(pool: SparePool[F
     assert _eventually(lambda: len(starter.made) == 1 and pool.handles() == starter.made)
     taken = pool.take(timeout=5)
     assert taken is starter.made[0]
+    pool.refill()
     assert _eventually(lambda: len(starter.made) == 2 and pool.handles() == starter.made[1:])  # the replacement
     pool.close()
     assert pool.handles() == [] and starter.made[1].closed and not taken.closed
@@ -95,6 +98,7 @@ def test_a_dead_spare_is_closed_and_replaced_never_handed_out(pool: SparePool[Fa
     first_start.answers = False                      # ... and then its Chromium crashed
     assert pool.take(timeout=5) is None              # the caller starts its own browser
     assert first_start.closed and pool.counts["dead"] == 1
+    pool.refill()
     starter.gate.set()
     replacement = pool.take(timeout=5)
     assert replacement is starter.made[1] and replacement.alive()
@@ -106,6 +110,7 @@ def test_a_failed_start_falls_back_and_the_next_take_gets_a_new_spare(pool: Spar
     pool.fill()
     assert pool.take(timeout=5) is None
     assert pool.counts["failed"] == 1
+    pool.refill()
     assert pool.take(timeout=5) is starter.made[0]
 
 
@@ -134,6 +139,12 @@ def test_close_closes_the_ready_spare_and_the_one_still_starting(starter: Starte
 def test_size_zero_keeps_no_spare(starter: Starter) -> None:
     pool: SparePool[FakeHandle] = SparePool(starter, 0)
     pool.fill()
+    pool.refill()
+    assert pool.take(timeout=1) is None and starter.made == []
+
+
+def test_refill_starts_nothing_when_spares_were_never_asked_for(pool: SparePool[FakeHandle], starter: Starter) -> None:
+    pool.refill()                                    # a factory of a test or a tool: no spare behind its back
     assert pool.take(timeout=1) is None and starter.made == []
 
 
