@@ -85,7 +85,7 @@ class SparePool(Generic[H]):
 
     def take(self, timeout: float) -> H | None:
         """A live spare, waiting up to ``timeout`` s for one still starting; ``None`` when there is
-        none (the caller starts its own browser). The caller :meth:`refill`\ s when its login ends."""
+        none (the caller starts its own browser); the caller calls :meth:`refill` once its login ended."""
         with self._lock:
             future = self._pending.popleft() if self._pending else None
         if future is None:
