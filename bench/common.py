@@ -79,29 +79,39 @@ class Processes:
     def close(self) -> None:
         """SIGTERM (the service closes its browsers), then SIGKILL whatever of it is left."""
         for proc in reversed(self.procs):
-            try:
-                leftovers = psutil.Process(proc.pid).children(recursive=True)
-            except psutil.NoSuchProcess:
-                leftovers = []
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=120)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
-            for process in leftovers:
-                try:
-                    process.kill()
-                except psutil.NoSuchProcess:
-                    pass
+            end(proc)
         self.procs.clear()
+
+    def stop(self, proc: subprocess.Popen[str]) -> None:
+        """End one of the processes (a service to be started again on the same STATE_DIR)."""
+        end(proc)
+        self.procs.remove(proc)
 
     def __enter__(self) -> "Processes":
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def end(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM ``proc`` (a service closes its browsers), then SIGKILL whatever of it is left."""
+    try:
+        leftovers = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        leftovers = []
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    for process in leftovers:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
 
 
 # --- measuring ---------------------------------------------------------------------------------------

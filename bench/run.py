@@ -3,9 +3,12 @@
 Starts the sandbox portal (``realistic`` profile, solve delay 2 s, generated accounts) and the
 service in their own processes, exactly as a user would, then measures over HTTP:
 
-* fresh login (``POST /get_session`` creating a session): the first after start (nothing learned:
-  the solver is polled at 2captcha's own 5 s pace and the solve waits for the login page), then
-  the median of further fresh logins (learned solve time, solve started beside the browser);
+* fresh login (``POST /get_session`` creating a session): the first after start (on a fresh
+  STATE_DIR nothing is learned: the solver is polled at 2captcha's own 5 s pace and the solve waits
+  for the login page; with ``--restart`` an earlier life of the service on the same STATE_DIR
+  logged in ``--restart`` times first, and its learned solve time and captcha target are kept),
+  then the median of further fresh logins (learned solve time, solve started beside the browser,
+  the spare browser of ``SPARE_BROWSERS``);
 * reuse (``POST /get_session`` with the same credentials, repeated);
 * memory per idle keep-alive session: PSS summed over every ChromeDriver/Chromium process of the
   service (shared pages counted once), divided by the sessions;
@@ -16,13 +19,17 @@ service in their own processes, exactly as a user would, then measures over HTTP
 It prints figures and ratios; it asserts nothing (tests never time anything). Usage::
 
     .venv/bin/python bench/run.py [--profile realistic|fast] [--solve-delay 2] [--sessions 10]
-                                  [--reuse 20] [--skip-routes] [--jitter]
+                                  [--reuse 20] [--skip-routes] [--jitter] [--restart N]
+                                  [--spare-browsers N]
 """
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import requests
@@ -114,18 +121,49 @@ def main() -> int:
     parser.add_argument("--jitter", action="store_true",
                         help="keep the profile's seeded XHR jitter (default: every XHR at the mean latency, "
                              "so the floor is exact and a ratio is not luck of the draw)")
+    parser.add_argument("--restart", type=int, default=0, metavar="N",
+                        help="first run the service once on the same STATE_DIR with N fresh logins of a spare "
+                             "account, stop it, then measure (the first login after a restart)")
+    parser.add_argument("--spare-browsers", type=int, default=None, metavar="N",
+                        help="SPARE_BROWSERS of the service (default: its own default)")
     args = parser.parse_args()
     sessions = max(2, args.sessions)
     accounts = B4_ACCOUNTS + generated_accounts(sessions - 2)
+    # A fresh STATE_DIR for every run: nothing restored from, and nothing learned by, an earlier run.
+    downloads = Path(tempfile.mkdtemp(prefix="emodal-bench-"))
+    env = {"MAX_SESSIONS": str(sessions + 2), "DOWNLOADS_DIR": str(downloads)}
+    if args.spare_browsers is not None:
+        env["SPARE_BROWSERS"] = str(args.spare_browsers)
+    try:
+        return measure(args, sessions, accounts, env)
+    finally:
+        shutil.rmtree(downloads, ignore_errors=True)
 
+
+def earlier_life(procs: Processes, sandbox: str, env: dict[str, str], account: tuple[str, str], logins: int) -> None:
+    """The service's previous run on the same STATE_DIR: ``logins`` fresh logins of ``account``
+    (each session closed again, so nothing is restored), then a graceful stop."""
+    service, base = procs.service(sandbox, env)
+    for _ in range(logins):
+        seconds, sid = login(base, account)
+        requests.delete(f"{base}/sessions/{sid}", timeout=60).raise_for_status()
+        print(f"  earlier life: fresh login {seconds:.2f} s", flush=True)
+    procs.stop(service)
+
+
+def measure(args: argparse.Namespace, sessions: int, accounts: list[tuple[str, str]], env: dict[str, str]) -> int:
+    """The figures, on one sandbox and service (after the earlier life with ``--restart``)."""
     print(f"Benchmark: sandbox '{args.profile}' profile, solve delay {args.solve_delay:g} s, "
           f"{sessions} sessions", flush=True)
     with Processes() as procs:
         sets = [f"captcha_solve_delay_s={args.solve_delay:g}"]
         if not args.jitter:
             sets.append(f"xhr_latency_ms={fixed_xhr_latency(args.profile)}")
-        sandbox = procs.sandbox(args.profile, accounts=sessions - 2, sets=sets)
-        service, base = procs.service(sandbox, {"MAX_SESSIONS": str(sessions + 2)})
+        spare_account = args.restart > 0
+        sandbox = procs.sandbox(args.profile, accounts=sessions - 2 + spare_account, sets=sets)
+        if spare_account:
+            earlier_life(procs, sandbox, env, generated_accounts(sessions - 1)[-1], args.restart)
+        service, base = procs.service(sandbox, env)
         floors = Floors.of(sandbox)
         report = Report()
 
@@ -136,11 +174,12 @@ def main() -> int:
         pss, processes = browser_pss_mb(service.pid)
 
         goal = f"<= {floors.login():.1f} s (solve + {LOGIN_TARGET_OVER_SOLVE:g} s)"
-        report.add("fresh login, first after start", first, floors.login(), goal)
+        start = f"a restart ({args.restart} logins before)" if args.restart else "start"
+        report.add(f"fresh login, first after {start}", first, floors.login(), goal)
         report.add(f"fresh login, median of {len(later)} more", median(later), floors.login(), goal)
         report.add_value(f"reuse by credentials, median of {len(reuse)}",
                          f"{median(reuse) * 1000:.1f} ms (p95 {percentile(reuse, 0.95) * 1000:.1f})", "")
-        report.add_value(f"memory per idle session ({sessions} sessions)",
+        report.add_value(f"memory per idle session ({sessions} sessions, spare browser included)",
                          f"{pss / sessions:.0f} MB PSS ({processes / sessions:.0f} processes)",
                          f"<= {MEMORY_TARGET_MB} MB")
         if not args.skip_routes:

@@ -121,6 +121,7 @@ def _default_registry(settings: Settings, state: ServiceState, webhooks: Webhook
     from emodal.sessions import LoginFlow, Refresher, SessionRegistry
     from emodal.sessions.cluster import SessionCluster
     from emodal.sessions.journal import SessionJournal
+    from emodal.sessions.login_hints import LoginHintStore
 
     factory = BrowserFactory(settings, ledger=BrowserLedger(state.store))
     factory.reap_stale()  # browsers of an earlier run killed before it could close them: before any restore
@@ -135,9 +136,11 @@ def _default_registry(settings: Settings, state: ServiceState, webhooks: Webhook
             log.warning("STATE_URL is a shared redis store but SELENIUM_REMOTE_URL is unset: another instance "
                         "cannot attach to this instance's local browsers and would start its own; run one "
                         "instance, or put the browsers on a Selenium Grid (docs/DEPLOYMENT.md)")
-    registry = SessionRegistry(settings, factory, LoginFlow(settings, factory), journal=journal, cluster=cluster,
+    login_flow = LoginFlow(settings, factory, hints=LoginHintStore(state.store))
+    registry = SessionRegistry(settings, factory, login_flow, journal=journal, cluster=cluster,
                                on_attention=webhooks.session_needs_attention)
     registry.restore_all()
+    factory.start_spares()  # SPARE_BROWSERS started ahead for the next new login (closed at shutdown)
     return registry, Refresher(registry, settings)
 
 

@@ -7,11 +7,13 @@ An explicit ``MAX_SESSIONS`` always wins (a host shared with other services, a G
 
 The formula (README "Capacity"), with the machine's total memory in MB::
 
-    MAX_SESSIONS = clamp(floor((total * USABLE_SHARE - RESERVED_MB) / SESSION_MB), MIN, CEILING)
+    MAX_SESSIONS = clamp(floor((total * USABLE_SHARE - RESERVED_MB - spares * SPARE_MB) / SESSION_MB),
+                         MIN, CEILING)
 
 ``SESSION_MB`` is the *working* PSS of one session measured by ``make bench-curve`` (sessions that
 have just run operations, shared pages counted once), not the idle figure, plus headroom for a
-long grid or the wizard; ``RESERVED_MB`` covers the service itself, the OS and a burst of logins.
+long grid or the wizard; ``RESERVED_MB`` covers the service itself, the OS and a burst of logins;
+``SPARE_MB`` is one blank browser kept started ahead for the next login (``SPARE_BROWSERS``).
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ import psutil
 SESSION_MB = 250
 #: Memory never planned for sessions, MB: the service process, the OS, logins starting browsers.
 RESERVED_MB = 1536
+#: Budget per spare browser (SPARE_BROWSERS), MB: a blank, idle Chromium measured ~130 MB PSS.
+SPARE_MB = 150
 #: Share of the total memory sessions may plan on (the rest: page cache, other processes).
 USABLE_SHARE = 0.8
 #: At least ``MAX_CONCURRENT_LOGINS``'s default, so the defaults always validate.
@@ -30,8 +34,9 @@ MIN_SESSIONS = 2
 CEILING = 30
 
 
-def default_max_sessions(total_bytes: int | None = None) -> int:
-    """``MAX_SESSIONS`` for a machine with ``total_bytes`` of memory (default: this machine's)."""
+def default_max_sessions(total_bytes: int | None = None, *, spares: int = 1) -> int:
+    """``MAX_SESSIONS`` for a machine with ``total_bytes`` of memory (default: this machine's) that
+    also keeps ``spares`` spare browsers (the default of ``SPARE_BROWSERS`` for local browsers)."""
     total_mb = (psutil.virtual_memory().total if total_bytes is None else total_bytes) / 2**20
-    fit = int((total_mb * USABLE_SHARE - RESERVED_MB) // SESSION_MB)
+    fit = int((total_mb * USABLE_SHARE - RESERVED_MB - spares * SPARE_MB) // SESSION_MB)
     return max(MIN_SESSIONS, min(fit, CEILING))

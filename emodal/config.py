@@ -138,8 +138,9 @@ class Settings(BaseSettings):
     #: ``None`` = generated once and kept (sealed) in the state store, so credential matching and
     #: idempotency fingerprints survive restarts (issue 10); ``create_app`` resolves it.
     session_secret: Annotated[bytes | None, BeforeValidator(_secret)] = Field(default=None, repr=False)
-    #: Derived from the machine's memory (emodal.capacity); MAX_SESSIONS overrides it.
-    max_sessions: PositiveInt = Field(default_factory=default_max_sessions)
+    #: Derived from the machine's memory and the spare browsers (emodal.capacity, resolved by
+    #: ``_derived_defaults``); MAX_SESSIONS overrides it.
+    max_sessions: PositiveInt
     #: ``None`` means ``max_sessions`` (resolved by ``_derived_defaults``): one API key may use every slot.
     max_sessions_per_tenant: int | None = None
     max_concurrent_logins: PositiveInt = 2
@@ -197,6 +198,9 @@ class Settings(BaseSettings):
     chrome_binary: str | None = None
     chromedriver_path: str | None = None
     selenium_remote_url: Annotated[str, AfterValidator(_http_url)] | None = None
+    #: Browsers kept started ahead for new logins (emodal.browser.spares); ``None`` means 1 for local
+    #: browsers, 0 with SELENIUM_REMOTE_URL (a spare would hold a Grid slot), resolved by ``_derived_defaults``.
+    spare_browsers: NonNegativeInt | None = None
     headless: Flag = True
     #: (width, height) of the browser window and of screenshots.
     window_size: Annotated[tuple[PositiveInt, PositiveInt], NoDecode, BeforeValidator(_size)] = (1920, 1080)
@@ -216,15 +220,19 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _derived_defaults(cls, values: Any) -> Any:
-        """Defaults that follow another variable or the process: STATE_DIR, MAX_SESSIONS_PER_TENANT,
-        INSTANCE_ID."""
+        """Defaults that follow another variable or the process: STATE_DIR, SPARE_BROWSERS,
+        MAX_SESSIONS (the spares' memory is planned first), MAX_SESSIONS_PER_TENANT, INSTANCE_ID."""
         if not isinstance(values, dict):
             return values
         values = dict(values)
         if values.get("state_dir") is None:
             values["state_dir"] = Path(values.get("downloads_dir") or cls.model_fields["downloads_dir"].default) / ".state"
+        if values.get("spare_browsers") is None:
+            values["spare_browsers"] = 0 if values.get("selenium_remote_url") else 1
+        if values.get("max_sessions") is None:
+            values["max_sessions"] = default_max_sessions(spares=_count_or_zero(values["spare_browsers"]))
         if values.get("max_sessions_per_tenant") is None:
-            values["max_sessions_per_tenant"] = values.get("max_sessions") or default_max_sessions()
+            values["max_sessions_per_tenant"] = values["max_sessions"]
         if not values.get("instance_id"):
             values["instance_id"] = f"{socket.gethostname()}-{os.getpid()}"
         return values
@@ -291,6 +299,15 @@ class _Environment(EnvSettingsSource):
     def _load_env_vars(self) -> Mapping[str, str | None]:
         return {name.lower(): value.strip() for name, value in self._environ.items()
                 if name.isupper() and value.strip()}
+
+
+def _count_or_zero(value: Any) -> int:
+    """``value`` as a count while defaults are derived (a malformed one is refused by its own
+    field's validation right after, naming its variable)."""
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _config_error(exc: ValidationError) -> ConfigError:

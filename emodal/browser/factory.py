@@ -33,6 +33,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from emodal.browser.grid import grid_status
 from emodal.browser.ledger import BrowserLedger, BrowserRecord, is_same_process
+from emodal.browser.spares import SparePool
 from emodal.config import Settings
 from emodal.errors import CapacityExhausted, InternalError, PortalUnavailable, ShuttingDown, exception_summary
 
@@ -200,6 +201,21 @@ class BrowserFactory:
         #: Open local browsers by process group id.
         self._open: dict[int, BrowserHandle] = {}
         self._closed = False
+        #: ``SPARE_BROWSERS`` started ahead for new logins (:meth:`start_spares`, :meth:`take`).
+        self.spares: SparePool[BrowserHandle] = SparePool(self.create, settings.spare_browsers or 0)
+
+    def start_spares(self) -> None:
+        """Keep ``SPARE_BROWSERS`` browsers started ahead from now on (the service, at start-up)."""
+        self.spares.fill()
+
+    def take(self, timeout: float) -> BrowserHandle:
+        """A browser for a new login: a spare that still answers (waiting up to ``timeout`` s for
+        one that is starting), else a fresh :meth:`create`. Raises what :meth:`create` raises."""
+        return self.spares.take(timeout) or self.create()
+
+    def refill_spares(self) -> None:
+        """A login that called :meth:`take` has ended: start the spares it used up (when kept)."""
+        self.spares.refill()
 
     def create(self) -> BrowserHandle:
         """A new browser with a fresh temporary profile and download folder.
@@ -241,16 +257,18 @@ class BrowserFactory:
         return opts
 
     def open_handles(self) -> list[BrowserHandle]:
-        """Local browsers started by this factory and not closed yet."""
+        """Local browsers started by this factory, not closed yet and in use (spares waiting for a
+        login are not: they belong to no session, yet no reaper may take them for orphans)."""
+        spares = {id(handle) for handle in self.spares.handles()}
         with self._lock:
-            return list(self._open.values())
+            return [handle for handle in self._open.values() if id(handle) not in spares]
 
     def shutdown(self) -> int:
-        """Start no more browsers and close every open one (logins still running at exit
-        included); return how many processes that ended."""
+        """Start no more browsers and close every open one (spares and logins still running at
+        exit included); return how many processes that ended."""
         with self._lock:
             self._closed = True
-        return self.reap(keep=set(), min_age=0)
+        return self.spares.close() + self.reap(keep=set(), min_age=0)
 
     def reap_stale(self) -> int:
         """At start-up: kill the browsers an earlier run of this service left behind (it was

@@ -19,6 +19,7 @@ from __future__ import annotations
 import statistics
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: Shortest wait between two polls of one task once its first poll missed.
@@ -41,11 +42,18 @@ class PollPlan:
 class PollSchedule:
     """Shared by every solve of one service (thread-safe): plans polls and learns solve times."""
 
-    def __init__(self, interval: float, *, min_step: float = MIN_STEP, window: int = WINDOW) -> None:
+    def __init__(self, interval: float, *, min_step: float = MIN_STEP, window: int = WINDOW,
+                 samples: Iterable[float] = ()) -> None:
+        """``samples``: solve times learned before (oldest first), e.g. kept across a restart."""
         self.interval = interval
         self.min_step = min_step
-        self._samples: deque[float] = deque(maxlen=window)
+        self._samples: deque[float] = deque((float(x) for x in samples), maxlen=window)
         self._lock = threading.Lock()
+
+    def samples(self) -> list[float]:
+        """The solve times remembered, oldest first (what a restart needs to go on from here)."""
+        with self._lock:
+            return list(self._samples)
 
     def expected(self) -> float | None:
         """The typical solve time learned so far (``None`` before the first solve)."""

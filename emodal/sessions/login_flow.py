@@ -13,6 +13,13 @@ submitted before the browser even starts. The page's own sitekey and URL are sti
 compared: on a mismatch that early token is dropped and a new task submitted (one wasted task,
 never a refused login). A token older than :data:`EARLY_TOKEN_MAX_AGE` is dropped too (Google
 accepts one for 120 s).
+
+Why a new login takes a spare browser (``BrowserFactory.take``): one started ahead is ready at
+once, so the login page opens while the early solve runs instead of after a 1-2.4 s start.
+
+Why the hints are kept (:mod:`emodal.sessions.login_hints`): the solve times and the captcha target
+are what make a login fast, and a restart would otherwise forget both; they are loaded when the
+flow is built and saved after every login that read the page.
 """
 from __future__ import annotations
 
@@ -33,12 +40,11 @@ from emodal.portal.health import PageState
 from emodal.portal.login import LoginPage
 from emodal.portal.urls import PortalUrls
 from emodal.sessions.credentials import Credentials
+from emodal.sessions.login_hints import CaptchaTarget, LoginHints, LoginHintStore
 
 log = logging.getLogger(__name__)
 
 CaptchaClientFactory = Callable[[str], CaptchaClient]
-#: (sitekey, page URL) of a login page: all a solver task needs.
-CaptchaTarget = tuple[str, str]
 #: Oldest early token still handed to the page: Google's 120 s minus room for LOGIN and its hop.
 EARLY_TOKEN_MAX_AGE = 90.0
 
@@ -49,21 +55,25 @@ class LoginFlow:
     ``cancel`` is set at shutdown so a login waiting on the captcha service stops at once.
     ``captcha_client_factory(api_key)`` is injectable for tests; by default it builds a
     :class:`CaptchaClient` for ``CAPTCHA_SERVICE_URL`` with ``CAPTCHA_TIMEOUT``, the poll interval
-    and the flow's shared :class:`PollSchedule` (solve times learned across logins).
+    and the flow's shared :class:`PollSchedule` (solve times learned across logins). ``hints``:
+    where what logins learned is kept across restarts (the state store); without it (tests) the
+    flow starts from nothing.
     """
 
     def __init__(self, settings: Settings, factory: BrowserFactory, *,
                  captcha_client_factory: CaptchaClientFactory | None = None,
-                 cancel: threading.Event | None = None) -> None:
+                 cancel: threading.Event | None = None, hints: LoginHintStore | None = None) -> None:
         self.settings = settings
         self.factory = factory
         self.urls = PortalUrls.from_settings(settings)
         self.cancel = cancel or threading.Event()
-        self.poll_schedule = PollSchedule(settings.captcha_poll_interval)
+        self._hints = hints
+        learned = hints.load() if hints is not None else LoginHints()
+        self.poll_schedule = PollSchedule(settings.captcha_poll_interval, samples=learned.samples)
         self._captcha_client_factory = captcha_client_factory or self._default_captcha_client
         self._counter_lock = threading.Lock()
         #: The last login page's (sitekey, URL): lets the next new browser's solve start at once.
-        self._known_target: CaptchaTarget | None = None
+        self._known_target: CaptchaTarget | None = learned.target
         #: Tokens obtained from the captcha service (for /metrics).
         self.captcha_solves = 0
 
@@ -83,7 +93,7 @@ class LoginFlow:
         browser: BrowserHandle | None = handle
         try:
             if browser is None:
-                browser = self.factory.create()
+                browser = self.factory.take(_remaining(deadline))
             try:
                 self._run(browser, credentials, deadline, early)
             except BROWSER_ERRORS as exc:
@@ -95,8 +105,17 @@ class LoginFlow:
             if own and browser is not None:
                 browser.close()
             raise
+        finally:
+            self._save_hints()
+            if own:
+                self.factory.refill_spares()  # now, not during the login: both would share the CPU
         log.info("login of %s succeeded in %.1f s", credentials.username, time.monotonic() - started)
         return browser
+
+    def _save_hints(self) -> None:
+        """Keep what this login learned (solve time, captcha target) for the next start."""
+        if self._hints is not None and self._known_target is not None:
+            self._hints.save(LoginHints(tuple(self.poll_schedule.samples()), self._known_target))
 
     def _run(self, browser: BrowserHandle, credentials: Credentials, deadline: float,
              early: "_Solve | None") -> None:
