@@ -34,9 +34,9 @@ MIN_SESSIONS = 2
 CEILING = 30
 
 
-def default_max_sessions(total_bytes: int | None = None, *, spares: int = 1) -> int:
+def default_max_sessions(total_bytes: int | None = None, *, spares: int = 0) -> int:
     """``MAX_SESSIONS`` for a machine with ``total_bytes`` of memory (default: this machine's) that
-    also keeps ``spares`` spare browsers (the default of ``SPARE_BROWSERS`` for local browsers)."""
+    also keeps ``spares`` spare browsers (``SPARE_BROWSERS``)."""
     total_mb = (psutil.virtual_memory().total if total_bytes is None else total_bytes) / 2**20
     fit = int((total_mb * USABLE_SHARE - RESERVED_MB - spares * SPARE_MB) // SESSION_MB)
     return max(MIN_SESSIONS, min(fit, CEILING))

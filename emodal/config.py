@@ -198,9 +198,10 @@ class Settings(BaseSettings):
     chrome_binary: str | None = None
     chromedriver_path: str | None = None
     selenium_remote_url: Annotated[str, AfterValidator(_http_url)] | None = None
-    #: Browsers kept started ahead for new logins (emodal.browser.spares); ``None`` means 1 for local
-    #: browsers, 0 with SELENIUM_REMOTE_URL (a spare would hold a Grid slot), resolved by ``_derived_defaults``.
-    spare_browsers: NonNegativeInt | None = None
+    #: Browsers kept started ahead for new logins (emodal.browser.spares). Off by default: on the
+    #: sandbox it saved nothing measurable (the early solve already overlaps the browser start) and
+    #: costs ~110 MB each (docs/PERFORMANCE.md); worth it where browser starts are slow.
+    spare_browsers: NonNegativeInt = 0
     headless: Flag = True
     #: (width, height) of the browser window and of screenshots.
     window_size: Annotated[tuple[PositiveInt, PositiveInt], NoDecode, BeforeValidator(_size)] = (1920, 1080)
@@ -220,17 +221,15 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _derived_defaults(cls, values: Any) -> Any:
-        """Defaults that follow another variable or the process: STATE_DIR, SPARE_BROWSERS,
-        MAX_SESSIONS (the spares' memory is planned first), MAX_SESSIONS_PER_TENANT, INSTANCE_ID."""
+        """Defaults that follow another variable or the process: STATE_DIR, MAX_SESSIONS (the spare
+        browsers' memory is planned first), MAX_SESSIONS_PER_TENANT, INSTANCE_ID."""
         if not isinstance(values, dict):
             return values
         values = dict(values)
         if values.get("state_dir") is None:
             values["state_dir"] = Path(values.get("downloads_dir") or cls.model_fields["downloads_dir"].default) / ".state"
-        if values.get("spare_browsers") is None:
-            values["spare_browsers"] = 0 if values.get("selenium_remote_url") else 1
         if values.get("max_sessions") is None:
-            values["max_sessions"] = default_max_sessions(spares=_count_or_zero(values["spare_browsers"]))
+            values["max_sessions"] = default_max_sessions(spares=_count_or_zero(values.get("spare_browsers", 0)))
         if values.get("max_sessions_per_tenant") is None:
             values["max_sessions_per_tenant"] = values["max_sessions"]
         if not values.get("instance_id"):

@@ -109,7 +109,7 @@ def test_shutdown_gives_a_booking_past_submit_its_confirmation_time(make_service
 
 def start_entry_point(downloads: Path) -> tuple[subprocess.Popen[str], str]:
     """``emodal_business_api.py --sandbox`` on free ports; returns the process and its base URL."""
-    env = {**os.environ, "DOWNLOADS_DIR": str(downloads), "PORT": "0", "CAPTCHA_POLL_INTERVAL": "0.3",
+    env = {**os.environ, "DOWNLOADS_DIR": str(downloads), "PORT": "0", "CAPTCHA_POLL_INTERVAL": "0.3", "SPARE_BROWSERS": "1",
            "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "emodal_business_api.py", "--sandbox", "--sandbox-profile", "fast"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -35,7 +35,7 @@ def login(service: RunningService, credentials: Callable[..., dict[str, str]], u
 
 def test_a_login_takes_the_spare_and_a_replacement_starts(make_service: Callable[..., RunningService],
                                                           credentials: Callable[..., dict[str, str]]) -> None:
-    service = make_service()
+    service = make_service(spare_browsers=1)
     factory = service.registry.factory
     spare = ready_spare(service)
     assert recorded(service, spare)                         # reaped after a kill like any browser
@@ -56,7 +56,7 @@ def test_a_login_takes_the_spare_and_a_replacement_starts(make_service: Callable
 
 def test_a_killed_spare_is_replaced_and_logins_still_work(make_service: Callable[..., RunningService],
                                                           credentials: Callable[..., dict[str, str]]) -> None:
-    service = make_service()
+    service = make_service(spare_browsers=1)
     factory = service.registry.factory
     spare = ready_spare(service)
     assert spare.pgid is not None

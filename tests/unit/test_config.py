@@ -99,8 +99,8 @@ GB = 2**30
 
 @pytest.mark.parametrize("total_gb, expected", [
     (1, 2),      # below what even two sessions need: the floor keeps the defaults valid
-    (4, 6),      # (4096 * 0.8 - 1536 - 150) / 250 = 6.4 (one spare browser planned)
-    (8, 19),     # (8192 * 0.8 - 1536 - 150) / 250 = 19.5
+    (4, 6),      # (4096 * 0.8 - 1536) / 250 = 6.96
+    (8, 20),     # (8192 * 0.8 - 1536) / 250 = 20.1
     (24, 30),    # 72 fit; capped so the default SERVER_THREADS (32) still exceeds it
 ])
 def test_default_max_sessions_follows_the_memory(total_gb: int, expected: int) -> None:
@@ -112,9 +112,9 @@ def test_spare_browsers_are_planned_before_sessions() -> None:
     assert default_max_sessions(8 * GB, spares=4) == 17      # 600 MB for four spares
 
 
-def test_one_spare_browser_locally_none_on_a_grid_by_default() -> None:
-    assert Settings().spare_browsers == 1
-    assert Settings(selenium_remote_url="http://hub:4444").spare_browsers == 0   # a spare would hold a Grid slot
+def test_spare_browsers_are_off_unless_asked_for() -> None:
+    assert Settings().spare_browsers == 0
+    assert Settings(spare_browsers=1).max_sessions == default_max_sessions(spares=1)
     assert Settings.from_env({"SPARE_BROWSERS": "0"}).spare_browsers == 0
     assert Settings.from_env({"SPARE_BROWSERS": "2", "SELENIUM_REMOTE_URL": "http://hub:4444"}).spare_browsers == 2
     with pytest.raises(ConfigError, match="SPARE_BROWSERS"):
