@@ -37,7 +37,7 @@ def appointments(sandbox: Any) -> list[dict[str, Any]]:
 
 def counted(service: Any) -> dict[str, float]:
     text = requests.get(f"{service.base_url}/metrics", timeout=30).text
-    return {m[0]: float(m[1]) for m in re.findall(r'emodal_appointments_total\{result="(\w+)"[^}]*\} ([\d.]+)', text)}
+    return {m[0]: float(m[1]) for m in re.findall(r'emodal_appointments_total\{[^}]*result="(\w+)"[^}]*\} ([\d.]+)', text)}
 
 
 def checked_booking(service: Any, credentials: Any, **move: str) -> dict[str, Any]:
