@@ -369,6 +369,25 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         pass
 
 
+def supervise(stopping: threading.Event, cluster: Cluster, apis: list[Process]) -> None:
+    """Wait until ``stopping`` is set or the layout can no longer serve.
+
+    The layout is there to show that any API instance or Grid node may die (``kill -9`` one and watch
+    the others take over), so such a loss is reported once and the rest keep running. Redis and the
+    hub have no stand-in here, and without any API instance nothing serves: those end the wait.
+    """
+    reported: set[str] = set()
+    while not stopping.wait(1.0):
+        for process in [*apis, *cluster.processes()]:
+            if not process.alive() and process.name not in reported:
+                reported.add(process.name)
+                print(f"{process.name} exited (code {process.popen.returncode}).", file=sys.stderr, flush=True)
+        essential_lost = not (cluster.redis.alive() and cluster.hub.alive())
+        if essential_lost or (apis and not any(api.alive() for api in apis)):
+            print("Nothing can serve any more; stopping.", file=sys.stderr, flush=True)
+            return
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=2, help="Grid nodes to start (default 2)")
@@ -413,13 +432,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  STATE_URL={cluster.redis_url} SELENIUM_REMOTE_URL={cluster.grid_url} "
               f"DOWNLOADS_DIR={env['DOWNLOADS_DIR']} STATE_ENCRYPTION_KEY=<the same key> PORT=<port> "
               ".venv/bin/python emodal_business_api.py")
-        print("Ctrl-C stops everything.", flush=True)
-        watched = [*apis, *cluster.processes()]
-        while not stopping.is_set() and all(p.alive() for p in watched):
-            stopping.wait(1.0)
-        for process in watched:
-            if not process.alive():
-                print(f"{process.name} exited (code {process.popen.returncode}); stopping.", file=sys.stderr)
+        print("Ctrl-C stops everything. An API instance or a Grid node may be killed: the rest keep running.",
+              flush=True)
+        supervise(stopping, cluster, apis)
     finally:
         for api in apis:
             api.stop()
