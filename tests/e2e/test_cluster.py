@@ -242,6 +242,10 @@ def test_a_job_whose_instance_is_killed_mid_job_finishes_on_another_with_every_r
                if row["trade_type"] == "EXPORT"][:5]
     c = layout.processes["api-c"] = cluster_script.start_api(layout.work, "api-c", layout.env)
     on_c = Client(c.url, {"X-API-Key": KEY})
+    # Each item's detail XHR held for a second (consumed by the job's own items), so that C is still
+    # mid-job when it is killed after its first item, however fast the machine.
+    sandbox.admin.add_fault(type="slow", target="xhr", count=len(exports), delay_ms=1000,
+                            path_contains="/ecp2/api/containers/")
     created = on_c.post("/jobs", json={"kind": "info_bulk", "session_id": jdoe,
                                        "params": {"export_containers": exports}})
     assert created.status_code == 202, created.text
@@ -260,3 +264,4 @@ def test_a_job_whose_instance_is_killed_mid_job_finishes_on_another_with_every_r
     assert all(r["success"] for r in rows), [(r.get("error_type"), r.get("error")) for r in rows]
     assert [r["booking_number"] for r in rows] == [truth[n] for n in exports]
     assert "resuming after item" in layout.processes["api-b"].log_tail(400)
+    sandbox.admin.clear_faults()

@@ -156,6 +156,9 @@ def test_another_tenants_job_is_not_found(make_service: Any, credentials: Any) -
 
 def test_restart_mid_job_resumes_with_every_row_once(start: Any, sandbox: Any) -> None:  # noqa: F811
     params = {"trade_type": "import", "limit": 20}
+    # Each item's detail XHR held for half a second (consumed by the job's own items): the kill after
+    # two items always lands mid-job, however fast the machine.
+    sandbox.admin.add_fault(type="slow", target="xhr", count=20, delay_ms=500, path_contains="/ecp2/api/containers/")
     first = start()
     created = first.post("/jobs", kind="containers_sweep", credentials={
         "username": "asmith", "password": "sandbox-pass-2", "captcha_api_key": "sandbox-key"}, params=params)
@@ -175,6 +178,7 @@ def test_restart_mid_job_resumes_with_every_row_once(start: Any, sandbox: Any) -
     expected = [row["number"] for row in oracle(sandbox, "asmith") if row["trade_type"] == "IMPORT"][:20]
     assert [r["container"] for r in rows] == expected  # every row exactly once, in grid order
     assert "resuming after item" in second.log()
+    sandbox.admin.clear_faults()
 
 
 def test_bad_input_is_a_json_400(client: Client, jdoe_session: dict[str, Any]) -> None:
