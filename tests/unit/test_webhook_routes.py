@@ -167,13 +167,20 @@ def test_every_webhook_route_is_documented(app: Flask) -> None:
         "url", "events", "follow_redirects"}
 
 
-def test_a_session_entering_needs_attention_is_reported_once(tmp_path: Path) -> None:
+def _lapsed_session_whose_relogin_fails(tmp_path: Path, error: Exception) -> tuple[Any, Any, list[Any]]:
+    """A registry whose ``on_attention`` calls are collected, and a keep-alive session found logged
+    out whose re-login will raise ``error``."""
     registry, flow = make_registry(tmp_path, refresh_check_interval=10, session_refresh_interval=1)
     told: list[Any] = []
     registry.on_attention = told.append
     session, _ = registry.resolve("t", None, JDOE, keep_alive=True, promote=False)
     session.state = SessionState.LOGGED_OUT
-    flow.error = CaptchaZeroBalance()
+    flow.error = error
+    return registry, session, told
+
+
+def test_a_session_entering_needs_attention_is_reported_once(tmp_path: Path) -> None:
+    registry, session, told = _lapsed_session_whose_relogin_fails(tmp_path, CaptchaZeroBalance())
     refresher = Refresher(registry, registry.settings)
     refresher.tick()
     assert told == [session] and session.state is SessionState.NEEDS_ATTENTION
@@ -189,12 +196,7 @@ def test_a_relogin_refused_for_good_is_reported_on_every_path(tmp_path: Path, pa
     """The re-login of a refresh, or of a request's (or a job item's) probe, is refused: a changed
     password (``invalid_credentials``: the session is closed, API_SPEC 3.6) or a refused captcha key
     (``needs_attention``). Either way ``on_attention`` is told once, whichever path re-logged in."""
-    registry, flow = make_registry(tmp_path, refresh_check_interval=10, session_refresh_interval=1)
-    told: list[Any] = []
-    registry.on_attention = told.append
-    session, _ = registry.resolve("t", None, JDOE, keep_alive=True, promote=False)
-    session.state = SessionState.LOGGED_OUT
-    flow.error = error()
+    registry, session, told = _lapsed_session_whose_relogin_fails(tmp_path, error())
     if path == "refresh":
         Refresher(registry, registry.settings).tick()
     else:
