@@ -28,6 +28,7 @@ from werkzeug.serving import make_server
 
 from emodal.app import create_app, shutdown
 from emodal.config import Settings
+from tests.e2e.service_process import READY, Service, alive, launch
 
 PASSWORDS = {"jdoe": "sandbox-pass", "asmith": "sandbox-pass-2"}
 SOLVER_KEY = "sandbox-key"
@@ -148,3 +149,29 @@ def make_service(sandbox: Any, tmp_path: Path) -> Iterator[Callable[..., Running
     finally:
         for running in made:
             running.stop()
+
+
+@pytest.fixture
+def start(sandbox: Any, tmp_path: Path) -> Iterator[Any]:
+    """``start(**env)``: the real entry point as a subprocess on ``tmp_path`` (the same STATE_DIR
+    every time, so a second ``start()`` is a restart); what is left of each run is ended after."""
+    running: list[Service] = []
+
+    def make(**env: str) -> Service:
+        proc, errors = launch(sandbox, tmp_path, **env)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith(READY):
+                service = Service(proc, line.split()[-1].strip(), errors)
+                running.append(service)
+                return service
+        raise AssertionError(f"service exited with {proc.wait()}: {errors.read_text()}")
+
+    yield make
+    for service in running:
+        leftovers = service.browsers() if service.proc.poll() is None else []
+        if service.proc.poll() is None:
+            service.terminate()
+        for process in leftovers:
+            if alive(process):
+                process.kill()

@@ -4,106 +4,23 @@ portal does). The sandbox's admin API is the oracle: solver tasks created, porta
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
-import requests
 
 from emodal.state import SecretBox, new_key
 from emodal.state.sealed import SEALED
 from tests.e2e.conftest import PASSWORDS, SOLVER_KEY, eventually
+from tests.e2e.service_process import Service, alive, launch
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
-ROOT = Path(__file__).resolve().parents[2]
-READY = "EMODAL API READY "
 JSON_FIRST_PAGE = {"infinite_scrolling": False, "format": "json"}
 WIZARD = {"trucking_company": "SUNSET INTERMODAL INC", "terminal": "ITS Long Beach", "move_type": "PICK FULL",
           "container_id": "EISU8000080", "truck_plate": "6F11873"}
-
-
-@dataclass
-class Service:
-    """One run of ``emodal_business_api.py`` (its process, URL and stderr file)."""
-
-    proc: subprocess.Popen[str]
-    base: str
-    stderr: Path
-
-    def post(self, path: str, **body: Any) -> requests.Response:
-        return requests.post(self.base + path, json=body, timeout=300)
-
-    def get(self, path: str) -> requests.Response:
-        return requests.get(self.base + path, timeout=60)
-
-    def browsers(self) -> list[psutil.Process]:
-        return [p for p in psutil.Process(self.proc.pid).children(recursive=True) if alive(p)]
-
-    def log(self) -> str:
-        return self.stderr.read_text(errors="replace")
-
-    def terminate(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(120)
-
-
-def launch(sandbox: Any, workdir: Path, **env: str) -> tuple[subprocess.Popen[str], Path]:
-    """The entry point on ``workdir/downloads`` (so the same STATE_DIR every time), pointed at
-    ``sandbox`` by its portal URL variables (not ``--sandbox``: that one would start a portal of its
-    own, which would die with the service). Returns the process and its stderr file."""
-    base = sandbox.base_url
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("STATE_", "SESSION_SECRET"))}
-    full = {**inherited, "PYTHONPATH": str(ROOT), "DOWNLOADS_DIR": str(workdir / "downloads"), "PORT": "0",
-            "CAPTCHA_POLL_INTERVAL": "0.3", "SHUTDOWN_GRACE": "5", "LOG_LEVEL": "INFO",
-            "EMODAL_ECP2_URL": f"{base}/ecp2", "EMODAL_TERMOPS_URL": f"{base}/termops",
-            "EMODAL_TRUCKERPORTAL_URL": f"{base}/truckerportal", "EMODAL_ACCOUNT_URL": f"{base}/account",
-            "CAPTCHA_SERVICE_URL": f"{base}/2captcha", **env}
-    errors = workdir / f"stderr-{len(list(workdir.glob('stderr-*')))}.log"
-    with errors.open("w") as sink:
-        proc = subprocess.Popen([sys.executable, "emodal_business_api.py"], cwd=ROOT, env=full, text=True,
-                                stdout=subprocess.PIPE, stderr=sink)
-    return proc, errors
-
-
-@pytest.fixture
-def start(sandbox: Any, tmp_path: Path) -> Iterator[Any]:
-    """``start(**env)``: a service on ``tmp_path`` (the same STATE_DIR every time)."""
-    running: list[Service] = []
-
-    def make(**env: str) -> Service:
-        proc, errors = launch(sandbox, tmp_path, **env)
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith(READY):
-                service = Service(proc, line.split()[-1].strip(), errors)
-                running.append(service)
-                return service
-        raise AssertionError(f"service exited with {proc.wait()}: {errors.read_text()}")
-
-    yield make
-    for service in running:
-        leftovers = service.browsers() if service.proc.poll() is None else []
-        if service.proc.poll() is None:
-            service.terminate()
-        for process in leftovers:
-            if alive(process):
-                process.kill()
-
-
-def alive(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def login(username: str = "jdoe") -> dict[str, str]:

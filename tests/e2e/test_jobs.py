@@ -19,7 +19,6 @@ import pytest
 
 from emodal.jobs.kinds import keep, last_free_day
 from tests.e2e.conftest import Client, eventually
-from tests.e2e.test_durable_sessions import start  # noqa: F401 - the subprocess fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -154,7 +153,7 @@ def test_another_tenants_job_is_not_found(make_service: Any, credentials: Any) -
     assert owner.get(f"/jobs/{job_id}/result").json()["count"] >= 1
 
 
-def test_restart_mid_job_resumes_with_every_row_once(start: Any, sandbox: Any) -> None:  # noqa: F811
+def test_restart_mid_job_resumes_with_every_row_once(start: Any, sandbox: Any) -> None:
     params = {"trade_type": "import", "limit": 20}
     # Each item's detail XHR held for half a second (consumed by the job's own items): the kill after
     # two items always lands mid-job, however fast the machine.

@@ -22,7 +22,7 @@ from emodal.jobs.store import LEASE_TTL_S, JobStore
 from emodal.operations.containers import read_grid
 from emodal.state import SecretBox, new_key
 from tests.unit.test_jobs import GRID, TENANT, Runner, _finished, rows_of, sweep, timeline_answer
-from tests.unit.test_state_store import Backend, backend  # noqa: F401 - the parametrized store fixture
+from tests.unit.store_backends import Backend
 
 CONTAINERS = [g["container_number"] for g in GRID]
 #: Long enough that a scan never runs by itself during a test: the tests call ``scan`` or ``start``.

@@ -1,9 +1,8 @@
 """State store: the contract every backend must keep, then what the SQLite and Redis backends add.
 
-The contract tests take the ``backend`` fixture, parametrized over ``BACKENDS`` (SQLite, and Redis
-on a real ``redis-server``: those runs are marked ``redis``). Time is a fake clock, so expiry is
-tested without waiting: for Redis, ``advance`` also ages every key of the test's prefix on the
-server (its remaining ``PTTL`` shrinks, a key whose life is over is removed as the server would).
+The contract tests take the ``backend`` fixture (tests/unit/conftest.py), parametrized over the
+backends of tests/unit/store_backends.py (SQLite, and Redis on a real ``redis-server``: those runs
+are marked ``redis``), each with a fake clock, so expiry is tested without waiting.
 """
 from __future__ import annotations
 
@@ -15,8 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,74 +26,9 @@ from emodal.state import sqlite as sqlite_backend
 from emodal.state.errors import StateCorrupt, StateError, StateLocked, StateWriteError, VersionConflict
 from emodal.state.sqlite import SQLiteStore
 from emodal.state.store import StateStore
+from tests.unit.store_backends import Backend, FakeClock, age_keys
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
-class Backend:
-    store: StateStore
-    now: Callable[[], float]
-    advance: Callable[[float], None]
-
-
-def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    clock = FakeClock()
-    store = SQLiteStore(tmp_path / "state" / "state.db", clock=clock)
-    yield Backend(store, clock, clock.advance)
-    store.close()
-
-
-def age_keys(client: redis.Redis, prefix: str, seconds: float) -> None:
-    """Let ``seconds`` pass for every key of ``prefix`` as the server sees it: shrink each
-    remaining life, remove the keys whose life is over (what Redis's own expiry does)."""
-    for key in client.scan_iter(match=f"{prefix}:*"):
-        left = client.pttl(key)
-        if left < 0:  # no expiry (-1), or gone meanwhile (-2)
-            continue
-        rest = left - round(seconds * 1000)
-        if rest <= 0:
-            client.delete(key)
-        else:
-            client.pexpire(key, rest)
-
-
-def _redis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    server = request.getfixturevalue("redis_server")
-    clock, prefix = FakeClock(), f"test{uuid.uuid4().hex[:12]}"
-    store = RedisStore(server.url, prefix=prefix, clock=clock)
-    client = redis.Redis.from_url(server.url)
-
-    def advance(seconds: float) -> None:
-        clock.advance(seconds)
-        age_keys(client, prefix, seconds)
-
-    yield Backend(store, clock, advance)
-    store.close()
-    client.close()
-
-
-#: One factory per backend; every contract test runs on each.
-BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Iterator[Backend]]] = {
-    "sqlite": _sqlite, "redis": _redis}
-#: Marks of a backend's runs, so ``-m redis`` / ``-m "not redis"`` select them.
-BACKEND_MARKS = {"redis": [pytest.mark.redis]}
-
-
-@pytest.fixture(params=[pytest.param(name, marks=BACKEND_MARKS.get(name, [])) for name in sorted(BACKENDS)])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    yield from BACKENDS[request.param](request, tmp_path)
 
 
 @pytest.fixture
