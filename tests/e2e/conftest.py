@@ -10,14 +10,19 @@
 - `credentials(username)`: the request fields of a sandbox account (password + solver key).
 - `make_service(**overrides)`: a second, private service instance (e.g. to test shutdown);
   every instance made is shut down at the end of the test using it.
+- `start(**env)`: the real entry point as a subprocess on the test's own STATE_DIR (a second call
+  is a restart); see tests/e2e/service_process.py.
 - `eventually(condition, timeout, what)`: poll a condition from a test (the code under test never
   sleeps; tests may wait for other threads and processes).
+- `slow_container_details(sandbox, count, delay_ms)`: hold the next container-detail XHRs, so a
+  job is still mid-work when a test acts on it, however fast the machine.
 """
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +49,20 @@ def eventually(condition: Callable[[], Any], timeout: float = 60, what: str = "c
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def slow_container_details(sandbox: Any, count: int, delay_ms: int) -> Iterator[None]:
+    """Hold each of the next ``count`` container-detail XHRs (``/ecp2/api/containers/<number>``: one
+    per job item, the row's expansion) for ``delay_ms``: a queued sandbox ``slow`` fault, so that a
+    test that acts on a running job finds it still running, however fast the machine. Every queued
+    fault is cleared on the way out, whether the job consumed them all or not."""
+    sandbox.admin.add_fault(type="slow", target="xhr", count=count, delay_ms=delay_ms,
+                            path_contains="/ecp2/api/containers/")
+    try:
+        yield
+    finally:
+        sandbox.admin.clear_faults()
 
 
 @dataclass

@@ -30,7 +30,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from scripts import cluster as cluster_script
-from tests.e2e.conftest import PASSWORDS, SOLVER_KEY, Client, eventually
+from tests.e2e.conftest import PASSWORDS, SOLVER_KEY, Client, eventually, slow_container_details
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser, pytest.mark.timeout(900)]
 
@@ -242,26 +242,23 @@ def test_a_job_whose_instance_is_killed_mid_job_finishes_on_another_with_every_r
                if row["trade_type"] == "EXPORT"][:5]
     c = layout.processes["api-c"] = cluster_script.start_api(layout.work, "api-c", layout.env)
     on_c = Client(c.url, {"X-API-Key": KEY})
-    # Each item's detail XHR held for a second (consumed by the job's own items), so that C is still
-    # mid-job when it is killed after its first item, however fast the machine.
-    sandbox.admin.add_fault(type="slow", target="xhr", count=len(exports), delay_ms=1000,
-                            path_contains="/ecp2/api/containers/")
-    created = on_c.post("/jobs", json={"kind": "info_bulk", "session_id": jdoe,
-                                       "params": {"export_containers": exports}})
-    assert created.status_code == 202, created.text
-    job_id = created.json()["job_id"]
-    eventually(lambda: on_c.get(f"/jobs/{job_id}").json()["progress"]["done"] >= 1, 180, "a first item stored")
-    assert f"job {job_id} progress 1/" in c.log_tail(400)  # by C's worker (the lease was free, C was first)
-    c.kill()  # mid-job: its lease on the job (and on jdoe's browser) runs out, nobody releases it
-    assert layout.b.get(f"/jobs/{job_id}").json()["status"] == "running"
+    # Each item held a second: C is still mid-job when it is killed after its first item.
+    with slow_container_details(sandbox, len(exports), delay_ms=1000):
+        created = on_c.post("/jobs", json={"kind": "info_bulk", "session_id": jdoe,
+                                           "params": {"export_containers": exports}})
+        assert created.status_code == 202, created.text
+        job_id = created.json()["job_id"]
+        eventually(lambda: on_c.get(f"/jobs/{job_id}").json()["progress"]["done"] >= 1, 180, "a first item stored")
+        assert f"job {job_id} progress 1/" in c.log_tail(400)  # by C's worker (the lease was free, C was first)
+        c.kill()  # mid-job: its lease on the job (and on jdoe's browser) runs out, nobody releases it
+        assert layout.b.get(f"/jobs/{job_id}").json()["status"] == "running"
 
-    done = eventually(lambda: (body := layout.b.get(f"/jobs/{job_id}").json())["status"] not in ("queued", "running")
-                      and body, 240, "B to finish the job")
-    assert done["status"] == "succeeded" and done["progress"]["done"] == len(exports), done
-    rows = ok(layout.b.get(f"/jobs/{job_id}/result"))["rows"]
-    assert [r["container_id"] for r in rows] == exports  # complete, each once, in order
-    truth = {row["number"]: row["booking_number"] for row in sandbox.admin.get("accounts/jdoe/containers")["containers"]}
-    assert all(r["success"] for r in rows), [(r.get("error_type"), r.get("error")) for r in rows]
-    assert [r["booking_number"] for r in rows] == [truth[n] for n in exports]
-    assert "resuming after item" in layout.processes["api-b"].log_tail(400)
-    sandbox.admin.clear_faults()
+        done = eventually(lambda: (body := layout.b.get(f"/jobs/{job_id}").json())["status"] not in ("queued", "running")
+                          and body, 240, "B to finish the job")
+        assert done["status"] == "succeeded" and done["progress"]["done"] == len(exports), done
+        rows = ok(layout.b.get(f"/jobs/{job_id}/result"))["rows"]
+        assert [r["container_id"] for r in rows] == exports  # complete, each once, in order
+        truth = {row["number"]: row["booking_number"] for row in sandbox.admin.get("accounts/jdoe/containers")["containers"]}
+        assert all(r["success"] for r in rows), [(r.get("error_type"), r.get("error")) for r in rows]
+        assert [r["booking_number"] for r in rows] == [truth[n] for n in exports]
+        assert "resuming after item" in layout.processes["api-b"].log_tail(400)

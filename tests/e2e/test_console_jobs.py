@@ -20,7 +20,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from emodal.webhooks.backoff import Backoff
-from tests.e2e.conftest import Client, RunningService, eventually, start_service
+from tests.e2e.conftest import Client, RunningService, eventually, slow_container_details, start_service
 from tests.e2e.test_console import WAIT, save, sign_in, wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -59,6 +59,12 @@ def delivery_of(client: Client, webhook: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def world(sandbox: Any, tmp_path_factory: pytest.TempPathFactory, credentials: Any) -> Iterator[World]:
+    # The job must still be running when the last test cancels it: each of its items held a second.
+    with slow_container_details(sandbox, SLOW_ITEMS, delay_ms=1000):
+        yield from _world(sandbox, tmp_path_factory, credentials)
+
+
+def _world(sandbox: Any, tmp_path_factory: pytest.TempPathFactory, credentials: Any) -> Iterator[World]:
     service = start_service(sandbox, tmp_path_factory.mktemp("console-jobs") / "downloads",
                             emodal_api_keys=(KEY_A, KEY_B), emodal_admin_keys=(ADMIN,), webhook_allow_private=True)
     # The next automatic retry of a failed delivery an hour away (full jitter drawn at its top): within
@@ -71,10 +77,6 @@ def world(sandbox: Any, tmp_path_factory: pytest.TempPathFactory, credentials: A
         assert jdoe.status_code == 200, jdoe.text
         imports = [row["number"] for row in sandbox.admin.get("accounts/jdoe/containers")["containers"]
                    if row["trade_type"] == "IMPORT"][:SLOW_ITEMS]
-        # The job must still be running when the last test cancels it, however fast the machine: each
-        # container's detail XHR is held for a second (a queued sandbox fault, cleared at the end).
-        sandbox.admin.add_fault(type="slow", target="xhr", count=SLOW_ITEMS, delay_ms=1000,
-                                path_contains="/ecp2/api/containers/")
         long_job = a.post("/jobs", json={"kind": "info_bulk", "session_id": jdoe.json()["session_id"],
                                          "params": {"import_containers": imports}})
         failed_job = b.post("/jobs", json={"kind": "my_appointments", "credentials": credentials("nosuchuser", "x"),
@@ -90,7 +92,6 @@ def world(sandbox: Any, tmp_path_factory: pytest.TempPathFactory, credentials: A
         yield World(service, a, b, long_job.json()["job_id"], failed_job.json()["job_id"], webhook_id, first["id"])
     finally:
         service.stop()
-        sandbox.admin.clear_faults()
 
 
 @pytest.fixture(scope="module")

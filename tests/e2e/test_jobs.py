@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 
 from emodal.jobs.kinds import keep, last_free_day
-from tests.e2e.conftest import Client, eventually
+from tests.e2e.conftest import Client, eventually, slow_container_details
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -155,29 +155,27 @@ def test_another_tenants_job_is_not_found(make_service: Any, credentials: Any) -
 
 def test_restart_mid_job_resumes_with_every_row_once(start: Any, sandbox: Any) -> None:
     params = {"trade_type": "import", "limit": 20}
-    # Each item's detail XHR held for half a second (consumed by the job's own items): the kill after
-    # two items always lands mid-job, however fast the machine.
-    sandbox.admin.add_fault(type="slow", target="xhr", count=20, delay_ms=500, path_contains="/ecp2/api/containers/")
-    first = start()
-    created = first.post("/jobs", kind="containers_sweep", credentials={
-        "username": "asmith", "password": "sandbox-pass-2", "captcha_api_key": "sandbox-key"}, params=params)
-    assert created.status_code == 202, created.text
-    job_id = created.json()["job_id"]
-    eventually(lambda: first.get(f"/jobs/{job_id}").json()["progress"]["done"] >= 2, 180, "two items done")
-    first.proc.kill()  # SIGKILL mid-job: nothing of the service runs at exit
-    first.proc.wait(30)
+    # Each item held half a second: the kill after two items always lands mid-job.
+    with slow_container_details(sandbox, 20, delay_ms=500):
+        first = start()
+        created = first.post("/jobs", kind="containers_sweep", credentials={
+            "username": "asmith", "password": "sandbox-pass-2", "captcha_api_key": "sandbox-key"}, params=params)
+        assert created.status_code == 202, created.text
+        job_id = created.json()["job_id"]
+        eventually(lambda: first.get(f"/jobs/{job_id}").json()["progress"]["done"] >= 2, 180, "two items done")
+        first.proc.kill()  # SIGKILL mid-job: nothing of the service runs at exit
+        first.proc.wait(30)
 
-    second = start()
-    resumed = second.get(f"/jobs/{job_id}").json()
-    before = resumed["progress"]["done"]
-    assert resumed["status"] in ("running", "succeeded") and before >= 2, resumed
-    done = wait_finished(second.get, job_id)
-    assert done["status"] == "succeeded", done
-    rows = second.get(f"/jobs/{job_id}/result").json()["rows"]
-    expected = [row["number"] for row in oracle(sandbox, "asmith") if row["trade_type"] == "IMPORT"][:20]
-    assert [r["container"] for r in rows] == expected  # every row exactly once, in grid order
-    assert "resuming after item" in second.log()
-    sandbox.admin.clear_faults()
+        second = start()
+        resumed = second.get(f"/jobs/{job_id}").json()
+        before = resumed["progress"]["done"]
+        assert resumed["status"] in ("running", "succeeded") and before >= 2, resumed
+        done = wait_finished(second.get, job_id)
+        assert done["status"] == "succeeded", done
+        rows = second.get(f"/jobs/{job_id}/result").json()["rows"]
+        expected = [row["number"] for row in oracle(sandbox, "asmith") if row["trade_type"] == "IMPORT"][:20]
+        assert [r["container"] for r in rows] == expected  # every row exactly once, in grid order
+        assert "resuming after item" in second.log()
 
 
 def test_bad_input_is_a_json_400(client: Client, jdoe_session: dict[str, Any]) -> None:
